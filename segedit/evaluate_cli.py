@@ -1,0 +1,99 @@
+"""``evaluate.py``: mIoU of a method on a benchmark or on any labelled folder."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import sclip
+from evaluation import DATASETS, evaluate, format_table, open_dataset, write_metrics
+from sclip import Vocabulary
+
+from . import files
+from .cli import (
+    add_console_arguments,
+    add_model_arguments,
+    add_sam2_arguments,
+    add_sclip_arguments,
+    configure_logging,
+    run_guarded,
+    sclip_settings_from_args,
+    segmenter_from_args,
+)
+from .errors import EXIT_CODES_HELP, EXIT_OK, UsageError
+
+METHODS = ("sclip", "sclip+sam2", "proposals")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description="Score a segmentation method on a labelled dataset: per-class IoU, mIoU, aAcc, mAcc.",
+        epilog=EXIT_CODES_HELP.replace("at least one target not found", "(not used)"),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", required=True, choices=sorted(DATASETS),
+                      help="benchmark layout and class preset; 'generic' reads images/, labels/ and classes.txt")
+    data.add_argument("--data-root", required=True, type=Path)
+    data.add_argument("--output", required=True, type=Path, help="folder for metrics.json and metrics.csv")
+    data.add_argument("--method", choices=METHODS, default="sclip")
+    data.add_argument("--limit", type=int, help="score only the first N images")
+    data.add_argument("--save-predictions", type=Path, metavar="DIR",
+                      help="keep one label PNG per image; saved ones are reused, so runs resume")
+    data.add_argument("--ignore-index", type=int, help="label value that never counts (generic only; default 255)")
+    add_model_arguments(parser)
+    add_sclip_arguments(parser, with_preset=False)
+    add_sam2_arguments(parser.add_argument_group("SAM2 (sclip+sam2 and proposals)"))
+    add_console_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args)
+    return run_guarded(args, lambda: _run(args))
+
+
+def _run(args) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be a positive number of images")
+    if args.ignore_index is not None and args.dataset != "generic":
+        raise UsageError(f"--ignore-index is fixed by the {args.dataset} layout; it applies to --dataset generic only")
+    dataset = open_dataset(args.dataset, args.data_root, args.ignore_index)
+    if dataset.class_lines is not None:
+        vocabulary = Vocabulary.from_lines(dataset.class_lines)
+        settings = sclip_settings_from_args(args, preset=None)
+    else:
+        vocabulary = sclip.load_preset(dataset.spec.class_preset).vocabulary
+        settings = sclip_settings_from_args(args, preset=dataset.spec.class_preset)
+    if len(vocabulary) != dataset.num_classes:
+        raise UsageError(f"{args.dataset}: {len(vocabulary)} class names for {dataset.num_classes} label values")
+    output = files.prepare_output_dir(args.output)
+    progress = not args.quiet and sys.stderr.isatty()
+    segmenter = segmenter_from_args(args, progress)
+    if args.method != "sclip":
+        segmenter.mask_source  # load SAM2 before the first image, so a missing checkpoint fails at once
+
+    def predict(image):
+        return segmenter.predict_labels(image, vocabulary, settings, args.method)
+
+    report = evaluate(dataset, predict, limit=args.limit, save_predictions=args.save_predictions, progress=progress)
+    record = {
+        "dataset": args.dataset,
+        "data_root": str(args.data_root),
+        "method": args.method,
+        "model": segmenter.describe(),
+        "sclip": settings.to_json(),
+        "sam2": None if args.method == "sclip" else {
+            "model": args.sam2_checkpoint or args.sam2_model,
+            "points_per_side": segmenter.mask_source.settings.points_per_side,
+        },
+        "limit": args.limit,
+    }
+    write_metrics(report, vocabulary.labels, record, output)
+    if not args.quiet:
+        print(format_table(report.metrics, vocabulary.labels))
+        print(f"{report.images} images, {args.method}: mIoU {report.metrics.mean_iou:.2f}")
+    return EXIT_OK

@@ -1,0 +1,373 @@
+"""The per-image loop shared by ``main_sclip.py`` and ``main.py``: load, segment, edit, write, summarise.
+
+Each image is independent: one that fails is reported and the batch goes on. Every file is written
+atomically and ``result.json`` last, with ``"complete": true``, so an interrupted run can be resumed
+with ``--skip-existing`` and never leaves a half-written file that looks finished.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+import refine
+import viz
+
+from . import files
+from .api import ProposalResult, SegmentationResult, Segmenter
+from .errors import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, ImageError
+from .images import InputImage, LoadedImage, load_image, upscale_labels
+
+logger = logging.getLogger(__name__)
+
+NOT_FOUND_ADVICE = (
+    "add related classes so CLIP can tell them apart (e.g. --vocabulary car road building sky), "
+    "try other words for the prompt, and check that the object is really in the image"
+)
+
+
+@dataclass
+class ImageOutcome:
+    image: str
+    output: str
+    status: str  # ok | not_found | failed | skipped
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class RunSummary:
+    outcomes: list[ImageOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(outcome.status == status for outcome in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        if self.count("failed"):
+            return EXIT_FAILED
+        return EXIT_NOT_FOUND if self.count("not_found") else EXIT_OK
+
+    def line(self) -> str:
+        timed = [o.seconds for o in self.outcomes if o.status in ("ok", "not_found")]
+        per_image = f", {sum(timed) / len(timed):.2f} s per image" if timed else ""
+        return (
+            f"{len(self.outcomes)} image(s): {self.count('ok')} ok, {self.count('not_found')} target not found, "
+            f"{self.count('failed')} failed, {self.count('skipped')} skipped{per_image}"
+        )
+
+    def write(self, output: Path) -> None:
+        rows = [outcome.__dict__ for outcome in self.outcomes]
+        files.save_json({"summary": self.line(), "exit_code": self.exit_code, "images": rows}, output / "summary.json")
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(ImageOutcome.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(rows)
+        files.save_text(text.getvalue(), output / "summary.csv")
+
+
+@dataclass
+class RunOptions:
+    """Everything the loop needs besides the models; built by the CLI from its flags."""
+
+    approach: str  # "sclip" | "proposals"
+    prompts: list[str]
+    mode: str = "segment"
+    edit: str | None = None
+    vocabulary: list[str] | None = None
+    preset: str | None = None
+    sclip_settings: object = None
+    refine: bool = True
+    min_coverage: float = 0.6
+    refine_all_classes: bool = False
+    top_k: int = 5
+    inpainter: str = "diffusion"
+    inpaint_model: str | None = None
+    inpaint_settings: object = None
+    visualize: bool = False
+    save_probs: bool = False
+    export_coco: Path | None = None
+    skip_existing: bool = False
+    max_side: int | None = None
+    settings_record: dict = field(default_factory=dict)  # every result-changing flag, for result.json
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip()).strip("_") or "prompt"
+
+
+def is_complete(result_path: Path) -> bool:
+    try:
+        return json.loads(result_path.read_text()).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+class Runner:
+    def __init__(self, segmenter: Segmenter, options: RunOptions, output: Path, progress: bool, verbose: bool):
+        self.segmenter = segmenter
+        self.options = options
+        self.output = output
+        self.progress = progress
+        self.verbose = verbose
+        self.coco = CocoExport() if options.export_coco else None
+
+    def run(self, inputs: list[InputImage]) -> RunSummary:
+        from tqdm.auto import tqdm
+
+        summary = RunSummary()
+        bar = tqdm(inputs, desc="images", unit="image", disable=not self.progress or len(inputs) < 2)
+        for item in bar:
+            outcome = self.process(item)
+            summary.outcomes.append(outcome)
+            if self.verbose or outcome.status == "failed":
+                log = logger.error if outcome.status == "failed" else logger.info
+                log("%s: %s%s", item.path, outcome.status, f" ({outcome.message})" if outcome.message else "")
+        if len(inputs) > 1:
+            summary.write(self.output)
+        if self.coco is not None:
+            files.save_json(self.coco.to_json(), self.options.export_coco)
+        return summary
+
+    def process(self, item: InputImage) -> ImageOutcome:
+        out_dir = self.output / item.name if item.name else self.output
+        outcome = ImageOutcome(str(item.path), str(out_dir), "ok")
+        if self.options.skip_existing and is_complete(out_dir / "result.json"):
+            outcome.status = "skipped"
+            return outcome
+        started = time.perf_counter()
+        try:
+            loaded = load_image(item.path, self.options.max_side)
+            files.prepare_output_dir(out_dir)
+            found = self._segment_and_write(item, loaded, out_dir)
+            outcome.status = "ok" if found else "not_found"
+            if not found:
+                outcome.message = "target not found"
+        except ImageError as exc:
+            outcome.status, outcome.message = "failed", str(exc)
+        except torch.cuda.OutOfMemoryError:
+            outcome.status = "failed"
+            outcome.message = "CUDA out of memory; try --model ViT-B-16, --low-vram, --max-side 1024 or --device cpu"
+        except (OSError, ValueError, RuntimeError) as exc:
+            logger.debug("image %s failed", item.path, exc_info=True)
+            outcome.status, outcome.message = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        outcome.seconds = round(time.perf_counter() - started, 3)
+        return outcome
+
+    # ---------------------------------------------------------------------------------------
+    def _segment_and_write(self, item: InputImage, loaded: LoadedImage, out_dir: Path) -> bool:
+        options = self.options
+        original = loaded.original
+        size = loaded.original_size
+        record = {
+            "complete": False,
+            "image": str(item.path),
+            "image_size": {"width": size[1], "height": size[0]},
+            "input_notes": loaded.notes,
+            "approach": options.approach,
+            "mode": options.mode,
+            "model": self.segmenter.describe(),
+            "settings": options.settings_record,
+        }
+        files.save_image(original, out_dir / "original.png")
+        if options.approach == "sclip":
+            targets = self._sclip(item, loaded, out_dir, record)
+        else:
+            targets = self._proposals(item, loaded, out_dir, record)
+
+        multiple = len(targets) > 1
+        all_found = True
+        for prompt, (mask, info) in targets.items():
+            target_dir = out_dir / slug(prompt) if multiple else out_dir
+            if multiple:
+                files.prepare_output_dir(target_dir)
+            files.save_mask(mask, target_dir / "mask.png")
+            if not mask.any():
+                all_found = False
+                logger.warning("No pixels found for class '%s' in %s: %s", prompt, item.path, NOT_FOUND_ADVICE)
+                info["found"] = False
+                continue
+            info["found"] = True
+            if options.mode != "segment":
+                info["edit"] = self._edit(original, mask, prompt, target_dir)
+        record["timings"] = {name: round(value, 4) for name, value in record.get("timings", {}).items()}
+        record["complete"] = True
+        files.save_json(record, out_dir / "result.json")
+        return all_found
+
+    def _sclip(self, item, loaded: LoadedImage, out_dir: Path, record: dict) -> dict:
+        options = self.options
+        result: SegmentationResult = self.segmenter.segment(
+            loaded.rgb,
+            options.prompts,
+            vocabulary=options.vocabulary,
+            preset=options.preset,
+            settings=options.sclip_settings,
+            refine_masks=options.refine,
+            min_coverage=options.min_coverage,
+            refine_all_classes=options.refine_all_classes,
+            return_probs=options.save_probs or self.coco is not None,
+            image_key=str(item.path),
+        )
+        size = loaded.original_size
+        labels = upscale_labels(result.labels, size)
+        files.save_image(viz.labels_to_palette_image(labels), out_dir / "labels.png")
+        vocab = result.vocabulary
+        class_pixels = np.bincount(labels.ravel(), minlength=len(vocab)).tolist()
+        probs = _resize_probs(result.probs, size) if result.probs is not None else None
+        if options.save_probs:
+            files.save_npy(probs, out_dir / "probs.npy")
+        if options.visualize:
+            files.save_image(viz.label_map_with_legend(loaded.original, labels, vocab.labels), out_dir / "label_map.png")
+        record["vocabulary"] = vocab.to_json()
+        record["class_pixels"] = {label: count for label, count in zip(vocab.labels, class_pixels)}
+        record["timings"] = dict(result.timings)
+        targets, record["targets"] = {}, []
+        for prompt, target in result.targets.items():
+            sclip_mask = upscale_labels(target.sclip_mask, size)
+            mask = upscale_labels(target.mask, size)
+            multiple = len(result.targets) > 1
+            target_dir = out_dir / slug(prompt) if multiple else out_dir
+            if options.visualize:
+                files.prepare_output_dir(target_dir)
+                files.save_image(viz.overlay_mask(loaded.original, sclip_mask, (255, 0, 0)), target_dir / "sclip_prediction.png")
+                if target.refinement is not None:
+                    files.save_image(viz.overlay_mask(loaded.original, mask, (0, 200, 0)), target_dir / "sam2_refined_mask.png")
+            info = {
+                "prompt": prompt,
+                "class_index": target.class_index,
+                "names": list(vocab.classes[target.class_index]),
+                "sclip_pixels": int(sclip_mask.sum()),
+                "pixels": int(mask.sum()),
+                "refinement": target.refinement,
+            }
+            record["targets"].append(info)
+            targets[prompt] = (mask, info)
+            if self.coco is not None and mask.any():
+                score = float(probs[target.class_index][mask].astype(np.float32).mean())
+                self.coco.add(item, size, vocab, [(mask, target.class_index, score)])
+        if len(record["targets"]) == 1:
+            record["target"] = record["targets"][0]
+        return targets
+
+    def _proposals(self, item, loaded: LoadedImage, out_dir: Path, record: dict) -> dict:
+        options = self.options
+        targets, record["targets"], record["timings"] = {}, [], {}
+        for prompt in dict.fromkeys(options.prompts):
+            result: ProposalResult = self.segmenter.propose(
+                loaded.rgb, prompt, options.vocabulary, options.top_k, image_key=str(item.path)
+            )
+            size = loaded.original_size
+            mask = upscale_labels(result.mask, size)
+            instance_masks = [upscale_labels(instance.mask, size) for instance in result.instances]
+            instances = [
+                {
+                    "rank": rank,
+                    "score": round(instance.score, 6),
+                    "class_index": instance.class_index,
+                    "class": result.vocabulary.labels[instance.class_index],
+                    "bbox": refine.mask_bbox(instance_mask),
+                    "area": int(instance_mask.sum()),
+                    "segmentation": refine.mask_to_coco_rle(instance_mask),
+                }
+                for rank, (instance, instance_mask) in enumerate(zip(result.instances, instance_masks))
+            ]
+            multiple = len(options.prompts) > 1
+            target_dir = out_dir / slug(prompt) if multiple else out_dir
+            files.prepare_output_dir(target_dir)
+            files.save_json({"prompt": prompt, "instances": instances}, target_dir / "instances.json")
+            if options.visualize:
+                stack = np.stack(instance_masks) if instance_masks else np.zeros((0, *size), dtype=bool)
+                files.save_image(
+                    viz.instance_overlay(loaded.original, stack, [i.score for i in result.instances]),
+                    target_dir / "segmentation.png",
+                )
+                similarity = cv2.resize(result.similarity, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+                files.save_image(viz.heatmap(similarity, loaded.original), target_dir / "similarity_map.png")
+            info = {
+                "prompt": prompt,
+                "class_index": result.class_index,
+                "proposals": result.proposals,
+                "instances": len(instances),
+                "pixels": int(mask.sum()),
+            }
+            record["vocabulary"] = result.vocabulary.to_json()
+            for name, seconds in result.timings.items():
+                record["timings"][name] = record["timings"].get(name, 0.0) + seconds
+            record["targets"].append(info)
+            targets[prompt] = (mask, info)
+            if self.coco is not None:
+                self.coco.add(item, size, result.vocabulary, [
+                    (instance_mask, instance.class_index, instance.score)
+                    for instance, instance_mask in zip(result.instances, instance_masks)
+                ])
+        if len(record["targets"]) == 1:
+            record["target"] = record["targets"][0]
+        return targets
+
+    def _edit(self, original: np.ndarray, mask: np.ndarray, prompt: str, target_dir: Path) -> dict:
+        options = self.options
+        result = self.segmenter.edit(
+            original, mask, options.mode, prompt, options.edit, options.inpainter, options.inpaint_model,
+            options.inpaint_settings,
+        )
+        files.save_image(result.image, target_dir / "edited.png")
+        if options.visualize:
+            strip = viz.comparison_strip(
+                [original, np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2), result.image],
+                ["Original", "Mask", "Edited"],
+            )
+            files.save_image(strip, target_dir / "comparison.png")
+        return result.metadata()
+
+
+def _resize_probs(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if probs.shape[1:] == tuple(size):
+        return probs
+    return np.stack([
+        cv2.resize(channel.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for channel in probs
+    ]).astype(np.float16)
+
+
+class CocoExport:
+    """One COCO-style JSON for the whole run: images, categories from the vocabulary, annotations."""
+
+    def __init__(self):
+        self.images: list[dict] = []
+        self.annotations: list[dict] = []
+        self.categories: list[dict] | None = None
+
+    def add(self, item: InputImage, size: tuple[int, int], vocabulary, masks: list[tuple[np.ndarray, int, float]]):
+        if self.categories is None:
+            self.categories = [
+                {"id": index + 1, "name": label, "names": list(names)}
+                for index, (label, names) in enumerate(zip(vocabulary.labels, vocabulary.classes))
+            ]
+        image_id = next((image["id"] for image in self.images if image["file_name"] == str(item.path)), None)
+        if image_id is None:
+            image_id = len(self.images) + 1
+            self.images.append({"id": image_id, "file_name": str(item.path), "height": size[0], "width": size[1]})
+        for mask, class_index, score in masks:
+            self.annotations.append({
+                "id": len(self.annotations) + 1,
+                "image_id": image_id,
+                "category_id": class_index + 1,
+                "segmentation": refine.mask_to_coco_rle(mask),
+                "area": int(mask.sum()),
+                "bbox": refine.mask_bbox(mask),
+                "iscrowd": 0,
+                "score": round(float(score), 6),
+            })
+
+    def to_json(self) -> dict:
+        return {"images": self.images, "annotations": self.annotations, "categories": self.categories or []}
+

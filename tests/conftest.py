@@ -1,0 +1,49 @@
+"""Test-wide settings: no network, deterministic, small thread count."""
+import os
+
+# Hub look-ups take ~46 s to fail here without these; with them, failure is immediate.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))  # tiny model builders (tiny_clip.py, tiny_sam2.py, tiny_inpaint.py)
+SHARED_DATA = TESTS.parents[1] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_checkpoint(tmp_path_factory) -> Path:
+    from tiny_clip import save_tiny_clip_checkpoint
+
+    return save_tiny_clip_checkpoint(tmp_path_factory.mktemp("clip"))
+
+
+@pytest.fixture(scope="session")
+def photo() -> np.ndarray:
+    """A real CC0 photo (scikit-image's astronaut, 512x512) downscaled to 256x192 to keep tests quick."""
+    import cv2
+    from skimage import data
+
+    return cv2.resize(data.astronaut(), (256, 192), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="session")
+def tiny_sam2_checkpoint(tmp_path_factory):
+    """(checkpoint path, config name) of a randomly initialised SAM 2.1 Hiera-tiny."""
+    from tiny_sam2 import build_tiny_sam2_checkpoint
+
+    return build_tiny_sam2_checkpoint(tmp_path_factory.mktemp("sam2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_inpaint_model(tmp_path_factory) -> str:
+    """Directory of a tiny random diffusers inpainting pipeline (model resolution 64 px)."""
+    from tiny_inpaint import build_tiny_inpaint_pipeline
+
+    return build_tiny_inpaint_pipeline(tmp_path_factory.mktemp("tiny_inpaint"))

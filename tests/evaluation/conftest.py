@@ -1,0 +1,36 @@
+"""Fixtures for evaluation tests: the real VOC sample set and tiny synthetic datasets."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eval_files import write_image
+
+VOC_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "voc_samples"
+
+
+@pytest.fixture
+def voc_samples() -> Path:
+    if not (VOC_SAMPLES / "ImageSets" / "Segmentation" / "val.txt").is_file():
+        pytest.skip(f"real VOC samples not found at {VOC_SAMPLES} (the repository is expected beside shared/)")
+    return VOC_SAMPLES
+
+
+@pytest.fixture
+def generic_dataset(tmp_path):
+    """A generic-layout dataset of three 12x16 images; returns (root, {stem: label array}).
+
+    Every image is a distinct flat colour, so a predictor can look its ground truth up by the image.
+    """
+    rng = np.random.default_rng(7)
+    root = tmp_path / "generic"
+    (root / "classes.txt").parent.mkdir(parents=True)
+    (root / "classes.txt").write_text("background\ncat, kitten\ndog\n")
+    labels = {}
+    for number, suffix in enumerate([".jpg", ".png", ".jpeg"]):
+        stem = f"sample_{number}"
+        label = rng.integers(0, 3, size=(12, 16)).astype(np.uint8)
+        label[0, :4] = 255
+        write_image(root / "images" / f"{stem}{suffix}", np.full((12, 16, 3), 40 * (number + 1), dtype=np.uint8))
+        write_image(root / "labels" / f"{stem}.png", label)
+        labels[stem] = label
+    return root, labels
