@@ -79,7 +79,7 @@ class DiffusionInpainter:
         self.model = str(model)
         self.device = torch.device(device)
         self.dtype = _resolve_dtype(dtype, self.device)
-        self.scheduler = scheduler
+        self.scheduler_name = scheduler
         self.low_vram = False
 
         self.pipeline = _load_pipeline(self.model, self.dtype)
@@ -138,7 +138,7 @@ class DiffusionInpainter:
         seed = settings.seed if settings.seed is not None else secrets.randbits(32)
         if settings.low_vram:
             self.enable_low_vram()
-        scheduler_name = settings.scheduler if settings.scheduler is not None else self.scheduler
+        scheduler_name = settings.scheduler if settings.scheduler is not None else self.scheduler_name
         self.pipeline.scheduler = self._scheduler(scheduler_name)
 
         alpha = feather_mask(mask, settings.mask_dilate, settings.mask_blur)

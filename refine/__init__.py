@@ -1,4 +1,5 @@
 """Stage 2: SAM2 masks, majority-vote refinement and proposal scoring."""
+
 from .errors import CheckpointMismatchError, WeightsNotFoundError
 from .instances import mask_bbox, mask_to_coco_rle
 from .masks import MaskGeneratorSettings, SAM2Masks, SAM2MaskSource

@@ -1,4 +1,5 @@
 """Exceptions raised by the SAM2 refinement stage; every message is a single line."""
+
 from collections.abc import Sequence
 from pathlib import Path
 

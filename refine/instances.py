@@ -1,4 +1,5 @@
 """Per-mask helpers for instance outputs (instances.json, COCO export)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ into masks that are filtered by predicted IoU and stability and de-duplicated by
 encoder runs once per image; the mask decoder runs once per batch of points, so the number of grid
 points (``points_per_side ** 2``) sets the cost on CPU.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,10 +59,11 @@ class MaskGeneratorSettings:
 
     @classmethod
     def fast(cls) -> MaskGeneratorSettings:
-        """CPU preset: a 12x12 grid decodes 144 instead of 1024 prompts.
+        """CPU preset: a 12x12 grid decodes 144 instead of 1024 point prompts.
 
-        The mask decoder dominates the cost, so this is ~6x faster than 32x32 on CPU; it finds the
-        large and medium objects but misses some small parts.
+        The mask decoder dominates the cost, so this is ~6.5x faster than 32x32 on CPU (Hiera-tiny,
+        512x512 photo, 2 threads: 26 s against 172 s). It finds large and medium objects but misses
+        small parts that no grid point lands on.
         """
         return cls(points_per_side=12)
 
@@ -136,7 +138,10 @@ class SAM2MaskSource:
         result = self._to_masks(records, image.shape[:2])
         logger.debug(
             "SAM2 made %d masks for a %dx%d image in %.1f s",
-            len(result), image.shape[1], image.shape[0], time.perf_counter() - started,
+            len(result),
+            image.shape[1],
+            image.shape[0],
+            time.perf_counter() - started,
         )
 
         self._cache[cache_key] = result

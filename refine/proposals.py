@@ -4,6 +4,7 @@ Each mask becomes a square crop with everything outside the mask painted in a ne
 caller classifies the crops (e.g. with CLIP) and hands the class probabilities back to
 ``score_proposals``. Nothing here knows about the classifier.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,9 +71,7 @@ def _square_crop(image: np.ndarray, mask: np.ndarray, size: int, fill: np.ndarra
     x1, y1 = min(left + side, image_width), min(top + side, image_height)
     square = np.empty((side, side, 3), dtype=np.uint8)
     square[:] = fill
-    square[y0 - top : y1 - top, x0 - left : x1 - left] = np.where(
-        mask[y0:y1, x0:x1, None], image[y0:y1, x0:x1], fill
-    )
+    square[y0 - top : y1 - top, x0 - left : x1 - left] = np.where(mask[y0:y1, x0:x1, None], image[y0:y1, x0:x1], fill)
     # Area averaging when shrinking avoids the aliasing that the classifier's own (antialiased) resize
     # never shows it; bicubic when enlarging, as in CLIP's preprocessing.
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC

@@ -4,6 +4,7 @@ Weights come either from the Hugging Face hub (``model_id``, cached by huggingfa
 file (``checkpoint`` + optional ``config``). The model is always built by ``sam2.build_sam.build_sam2``
 from a config shipped inside the sam2 package, so the architecture matches what Meta releases.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,9 +34,7 @@ class SAM2Release:
 SAM2_MODELS: dict[str, SAM2Release] = {
     "facebook/sam2.1-hiera-tiny": SAM2Release("configs/sam2.1/sam2.1_hiera_t.yaml", "sam2.1_hiera_tiny.pt"),
     "facebook/sam2.1-hiera-small": SAM2Release("configs/sam2.1/sam2.1_hiera_s.yaml", "sam2.1_hiera_small.pt"),
-    "facebook/sam2.1-hiera-base-plus": SAM2Release(
-        "configs/sam2.1/sam2.1_hiera_b+.yaml", "sam2.1_hiera_base_plus.pt"
-    ),
+    "facebook/sam2.1-hiera-base-plus": SAM2Release("configs/sam2.1/sam2.1_hiera_b+.yaml", "sam2.1_hiera_base_plus.pt"),
     "facebook/sam2.1-hiera-large": SAM2Release("configs/sam2.1/sam2.1_hiera_l.yaml", "sam2.1_hiera_large.pt"),
 }
 DEFAULT_SAM2_MODEL = "facebook/sam2.1-hiera-tiny"
@@ -166,7 +165,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"cannot read SAM2 checkpoint {path}: {first_line}") from error
     if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
-        raise ValueError(f"SAM2 checkpoint {path} is not laid out like Meta's: expected a dict with a 'model' state dict")
+        raise ValueError(f"SAM2 checkpoint {path} is not laid out like Meta's: expected a dict with a 'model' entry")
     return saved["model"]
 
 

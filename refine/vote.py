@@ -1,4 +1,5 @@
 """Refine a coarse dense prediction with SAM2's sharper mask boundaries by majority voting."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,9 +52,7 @@ def majority_vote(target: np.ndarray, masks: np.ndarray, min_coverage: float = 0
 
     kept = int(selected.sum())
     mask = masks[selected].any(axis=0) if kept else target.copy()
-    return VoteResult(
-        mask=mask, total=len(masks), kept=kept, fallback=kept == 0, coverage=coverage, selected=selected
-    )
+    return VoteResult(mask=mask, total=len(masks), kept=kept, fallback=kept == 0, coverage=coverage, selected=selected)
 
 
 def refine_label_map(

@@ -28,13 +28,13 @@ def write_clip_tokenizer_files(folder: Path) -> None:
     transformers 5 builds a 2-token tokenizer without complaint when given file paths to its constructor, so the
     files are written to a folder and loaded with ``CLIPTokenizer.from_pretrained(folder)`` instead.
     """
-    lines = gzip.open(default_bpe(), "rt", encoding="utf-8").read().split("\n")
+    with gzip.open(default_bpe(), "rt", encoding="utf-8") as bpe_file:
+        lines = bpe_file.read().split("\n")
     merges = [tuple(line.split()) for line in lines[1 : 1 + _CLIP_MERGES]]  # line 0 is a version header
     byte_symbols = list(bytes_to_unicode().values())
     tokens = byte_symbols + [symbol + "</w>" for symbol in byte_symbols]
     tokens += ["".join(pair) for pair in merges]
     tokens += ["<|startoftext|>", "<|endoftext|>"]
-    assert len(tokens) == _CLIP_VOCAB_SIZE
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps({token: index for index, token in enumerate(tokens)}))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(pair) for pair in merges) + "\n")

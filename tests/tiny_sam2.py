@@ -1,4 +1,5 @@
 """A randomly initialised SAM 2.1 Hiera-tiny checkpoint for tests, laid out like Meta's releases."""
+
 from pathlib import Path
 
 import torch

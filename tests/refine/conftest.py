@@ -1,4 +1,5 @@
 """Shared fixtures for the SAM2 stage: one random tiny SAM2 per test session and a small real photo."""
+
 import cv2
 import numpy as np
 import pytest

@@ -91,7 +91,7 @@ def test_small_regions_are_cleaned_with_opencv_and_quietly(tiny_sam2, photo):
         remove_small_regions(remove_small_regions(mask, area, "holes")[0], area, "islands")[0] for mask in raw.masks
     ]
     # The random model's masks have small holes, so skipping the clean-up could not pass unnoticed.
-    assert any(not np.array_equal(before, after) for before, after in zip(raw.masks, expected))
+    assert any(not np.array_equal(before, after) for before, after in zip(raw.masks, expected, strict=True))
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

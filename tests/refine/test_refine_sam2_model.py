@@ -102,7 +102,7 @@ def test_unreadable_checkpoint_is_a_value_error(tmp_path):
         load_sam2(checkpoint=broken)
     bare = tmp_path / "bare.pt"
     torch.save({"weight": torch.zeros(1)}, bare)
-    with pytest.raises(ValueError, match="'model' state dict"):
+    with pytest.raises(ValueError, match="'model' entry"):
         load_sam2(checkpoint=bare)
 
 
