@@ -23,7 +23,7 @@ class InpaintSettings:
     mode's own negative prompt. The mask is grown by ``mask_dilate`` pixels and its edge feathered over
     ``mask_blur`` pixels. ``scheduler`` None keeps the inpainter's scheduler (the model's own unless the
     inpainter was built with another); ``"dpm++"`` allows fewer steps. ``low_vram`` offloads idle sub-models to
-    the CPU on CUDA; OpenCV removal ignores everything but the mask settings.
+    the CPU on CUDA (switched on at the first edit that asks); OpenCV removal ignores all but the mask settings.
     """
 
     steps: int = 50

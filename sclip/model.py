@@ -84,7 +84,7 @@ def load_clip(
         weights_id = f"open_clip:{model_name}:{PRETRAINED_TAG}"
         name = model_name
     _check_supported(model, name)
-    model = model.to(device=device, dtype=dtype).eval()
+    model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     return LoadedCLIP(model=model, name=name, weights_id=weights_id)
 
 

@@ -5,7 +5,6 @@
 # torch comes first so that sam2, a source build, compiles against it instead of fetching a second copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --upgrade pip
 python -m pip install "torch==2.14.1" "torchvision==0.29.1"
 SAM2_BUILD_CUDA=0 python -m pip install --no-build-isolation "sam2>=1.1"
 if [ "${1:-}" = "test" ]; then

@@ -4,15 +4,8 @@ import cv2
 import numpy as np
 import pytest
 from skimage import data
-from tiny_sam2 import build_tiny_sam2_checkpoint
 
 from refine import load_sam2
-
-
-@pytest.fixture(scope="session")
-def tiny_sam2_checkpoint(tmp_path_factory):
-    """(checkpoint path, config name) of a randomly initialised SAM 2.1 Hiera-tiny."""
-    return build_tiny_sam2_checkpoint(tmp_path_factory.mktemp("sam2"))
 
 
 @pytest.fixture(scope="session")
