@@ -3,11 +3,12 @@ proposals labelled by CLIP). Both share flags, the per-image loop and the exit c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -25,6 +26,7 @@ from .runner import RunOptions, Runner
 logger = logging.getLogger("segedit")
 
 EDIT_MODES = ("remove", "replace", "style")
+PACKAGES = ("segedit", "sclip", "refine", "inpaint", "viz", "evaluation")
 # Raised before any image is processed when a model cannot be had: the run fails (exit 1), it is not misused.
 MODEL_ERRORS = (
     sclip.WeightsNotFoundError, refine.WeightsNotFoundError, inpaint.WeightsNotFoundError,
@@ -196,15 +198,29 @@ def build_parser(approach: str) -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(args) -> None:
-    level = logging.WARNING if args.quiet else logging.INFO
+@contextlib.contextmanager
+def console_logging(args) -> Iterator[None]:
+    """Send the project's log records to stderr for the length of one CLI run, then restore the loggers.
+
+    Restoring matters because ``main(argv)`` is also called in-process (tests, scripts): a run must not
+    leave handlers bound to a stream that has since been closed or swapped.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s" if args.debug else "%(message)s"))
-    for name in ("segedit", "sclip", "refine", "inpaint", "viz"):
-        package_logger = logging.getLogger(name)
-        package_logger.handlers[:] = [handler]
-        package_logger.setLevel(logging.DEBUG if args.debug else level)
-        package_logger.propagate = False
+    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
+    loggers = [logging.getLogger(name) for name in PACKAGES]
+    saved = [(each.handlers[:], each.level, each.propagate) for each in loggers]
+    for each in loggers:
+        each.handlers[:] = [handler]
+        each.setLevel(level)
+        each.propagate = False
+    try:
+        yield
+    finally:
+        for each, (handlers, old_level, propagate) in zip(loggers, saved):
+            each.handlers[:] = handlers
+            each.setLevel(old_level)
+            each.propagate = propagate
 
 
 def _validate(args, approach: str) -> None:
@@ -278,8 +294,8 @@ def _sam2_options(args) -> SAM2Options:
 
 def main(argv: Sequence[str] | None = None, approach: str = "sclip") -> int:
     args = build_parser(approach).parse_args(argv)
-    configure_logging(args)
-    return run_guarded(args, lambda: _run(args, approach))
+    with console_logging(args):
+        return run_guarded(args, lambda: _run(args, approach))
 
 
 def _run(args, approach: str) -> int:

@@ -16,7 +16,7 @@ from .cli import (
     add_model_arguments,
     add_sam2_arguments,
     add_sclip_arguments,
-    configure_logging,
+    console_logging,
     run_guarded,
     sclip_settings_from_args,
     segmenter_from_args,
@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args)
-    return run_guarded(args, lambda: _run(args))
+    with console_logging(args):
+        return run_guarded(args, lambda: _run(args))
 
 
 def _run(args) -> int:

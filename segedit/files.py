@@ -75,15 +75,22 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def prepare_output_dir(path: str | os.PathLike) -> Path:
-    """Create ``path`` (and parents); raise OSError/NotADirectoryError with the reason otherwise."""
+def prepare_output_dir(path: str | os.PathLike, option: str = "--output") -> Path:
+    """Create ``path`` (and parents) and check that files can be written there.
+
+    Raise NotADirectoryError when a file is in the way and PermissionError when the folder cannot be
+    created or written to, each with one line that names the path and the ``option`` to change.
+    """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"output path {path} exists and is a file; choose a folder with --output")
-    path.mkdir(parents=True, exist_ok=True)
-    # os.access says yes to root even on read-only mounts; a real write is the only honest test
+    blocker = next((part for part in (path, *path.parents) if part.exists() and not part.is_dir()), None)
+    if blocker is not None:
+        raise NotADirectoryError(f"output path {path}: {blocker} is a file, not a folder; choose another with {option}")
     try:
+        path.mkdir(parents=True, exist_ok=True)
+        # os.access says yes to root even on read-only mounts; a real write is the only honest test
         tempfile.TemporaryFile(dir=path).close()
     except OSError as exc:
-        raise PermissionError(f"output folder {path} is not writable ({exc.strerror}); choose another with --output") from exc
+        raise PermissionError(
+            f"output folder {path} cannot be created or written to ({exc.strerror}); choose another with {option}"
+        ) from exc
     return path

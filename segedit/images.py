@@ -5,13 +5,14 @@ import glob
 import os
 import sys
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, UsageError
 
@@ -51,9 +52,13 @@ def _expand_one(spec: str, recursive: bool) -> tuple[list[Path], Path]:
     if path.is_file():
         return [path], path.parent
     if glob.has_magic(spec):
-        found = sorted(Path(p) for p in glob.glob(spec, recursive=recursive) if Path(p).is_file())
+        # like a folder, a pattern such as photos/* picks the images among the files it matches
+        found = sorted(
+            Path(p) for p in glob.glob(spec, recursive=recursive)
+            if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES
+        )
         if not found:
-            raise UsageError(f"no files match {spec}")
+            raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) match {spec}")
         return found, Path(os.path.commonpath([p.parent for p in found]))
     raise UsageError(f"input not found: {spec} (check the path passed to --image)")
 
@@ -72,7 +77,8 @@ def collect_inputs(specs: Sequence[str], recursive: bool = False) -> list[InputI
 
     A single file keeps the reference README's flat output layout (name ""). Otherwise the name is
     the path relative to its folder argument, without extension; if two files would share a name
-    (photo.jpg and photo.png), both get their extension appended.
+    (photo.jpg and photo.png), both get their extension appended, and a name that is still taken
+    (a/photo.jpg and b/photo.jpg given as two arguments) gets a number.
     """
     entries: list[tuple[Path, str]] = []
     seen: set[Path] = set()
@@ -88,13 +94,18 @@ def collect_inputs(specs: Sequence[str], recursive: bool = False) -> list[InputI
         raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
     if len(entries) == 1:
         return [InputImage(entries[0][0], "")]
-    counts: dict[str, int] = {}
-    for _, name in entries:
-        counts[name] = counts.get(name, 0) + 1
-    return [
-        InputImage(file, f"{name}_{file.suffix.lstrip('.').lower()}" if counts[name] > 1 else name)
-        for file, name in entries
-    ]
+    counts = Counter(name for _, name in entries)
+    inputs: list[InputImage] = []
+    used: set[str] = set()  # case-folded: Photo/ and photo/ are one folder on macOS and Windows
+    for file, name in entries:
+        if counts[name] > 1:
+            name = f"{name}_{file.suffix.lstrip('.').lower()}"
+        unique, number = name, 2
+        while unique.casefold() in used:
+            unique, number = f"{name}_{number}", number + 1
+        used.add(unique.casefold())
+        inputs.append(InputImage(file, unique))
+    return inputs
 
 
 def _to_rgb(picture: Image.Image, notes: list[str]) -> np.ndarray:
@@ -127,7 +138,8 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> LoadedIm
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # PIL warns from half its hard limit; MAX_PIXELS below is the one limit we apply
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as picture:
                 width, height = picture.size
                 if width * height > MAX_PIXELS:
@@ -141,12 +153,14 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> LoadedIm
                 rgb = _to_rgb(ImageOps.exif_transpose(picture), notes)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise ImageError(f"{path}: image too large to decode safely ({exc}); downscale the file first") from exc
     except FileNotFoundError as exc:
         raise ImageError(f"{path}: file not found") from exc
+    except UnidentifiedImageError as exc:  # its message repeats the path and says no more
+        raise ImageError(f"{path}: not an image file in a supported format (JPEG, PNG, WebP, BMP, TIFF)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        # PIL reports unknown formats and truncated data as OSError/SyntaxError/ValueError
+        # PIL reports truncated or corrupt data as OSError/SyntaxError/ValueError
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"{path}: not a readable image ({reason})") from exc
     original = np.ascontiguousarray(rgb)
@@ -161,7 +175,7 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> LoadedIm
 
 
 def as_rgb_array(image) -> np.ndarray:
-    """Accept a path, PIL image or array (H, W, 3 uint8 RGB; grayscale is expanded) for the Python API."""
+    """Accept a path, PIL image or uint8 array (H, W, 3) for the Python API; (H, W) and RGBA arrays are converted."""
     if isinstance(image, (str, os.PathLike)):
         return load_image(image).rgb
     if isinstance(image, Image.Image):
@@ -173,7 +187,9 @@ def as_rgb_array(image) -> np.ndarray:
         raise ValueError(f"expected an RGB image array of shape (H, W, 3), got {array.shape}")
     if array.dtype != np.uint8:
         raise ValueError(f"expected uint8 pixels (0-255), got {array.dtype}")
-    return np.ascontiguousarray(array[..., :3])
+    if array.shape[2] == 4:  # RGBA: composite on white, as files with alpha are
+        return _to_rgb(Image.fromarray(array), [])
+    return np.ascontiguousarray(array)
 
 
 def upscale_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -29,6 +29,7 @@ from .images import InputImage, LoadedImage, load_image, upscale_labels
 
 logger = logging.getLogger(__name__)
 
+OUT_OF_MEMORY_ADVICE = "CUDA out of memory; try --model ViT-B-16, --low-vram, --max-side 1024 or --device cpu"
 NOT_FOUND_ADVICE = (
     "add related classes so CLIP can tell them apart (e.g. --vocabulary car road building sky), "
     "try other words for the prompt, and check that the object is really in the image"
@@ -105,6 +106,16 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip()).strip("_") or "prompt"
 
 
+def failure_message(exc: Exception, path: Path) -> str:
+    """One line for the status line and summary of an image that failed."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return OUT_OF_MEMORY_ADVICE
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, ImageError):
+        return text.removeprefix(f"{path}: ")  # it names the file, which the status line already does
+    return f"{type(exc).__name__}: {text}"
+
+
 def is_complete(result_path: Path) -> bool:
     try:
         return json.loads(result_path.read_text()).get("complete") is True
@@ -120,6 +131,9 @@ class Runner:
         self.progress = progress
         self.verbose = verbose
         self.coco = CocoExport() if options.export_coco else None
+        if options.export_coco:
+            # fail now, not after the last image, when the export file cannot be written
+            files.prepare_output_dir(Path(options.export_coco).parent, option="--export-coco")
 
     def run(self, inputs: list[InputImage]) -> RunSummary:
         from tqdm.auto import tqdm
@@ -148,18 +162,15 @@ class Runner:
         try:
             loaded = load_image(item.path, self.options.max_side)
             files.prepare_output_dir(out_dir)
+            # a complete result.json left by an earlier run must not vouch for files this run replaces
+            (out_dir / "result.json").unlink(missing_ok=True)
             found = self._segment_and_write(item, loaded, out_dir)
             outcome.status = "ok" if found else "not_found"
             if not found:
                 outcome.message = "target not found"
-        except ImageError as exc:
-            outcome.status, outcome.message = "failed", str(exc)
-        except torch.cuda.OutOfMemoryError:
-            outcome.status = "failed"
-            outcome.message = "CUDA out of memory; try --model ViT-B-16, --low-vram, --max-side 1024 or --device cpu"
-        except (OSError, ValueError, RuntimeError) as exc:
+        except Exception as exc:  # whatever breaks on one image must not stop the batch; --debug shows where
             logger.debug("image %s failed", item.path, exc_info=True)
-            outcome.status, outcome.message = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            outcome.status, outcome.message = "failed", failure_message(exc, item.path)
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
 
@@ -231,7 +242,7 @@ class Runner:
         record["vocabulary"] = vocab.to_json()
         record["class_pixels"] = {label: count for label, count in zip(vocab.labels, class_pixels)}
         record["timings"] = dict(result.timings)
-        targets, record["targets"] = {}, []
+        targets, record["targets"], annotations = {}, [], []
         for prompt, target in result.targets.items():
             sclip_mask = upscale_labels(target.sclip_mask, size)
             mask = upscale_labels(target.mask, size)
@@ -254,7 +265,9 @@ class Runner:
             targets[prompt] = (mask, info)
             if self.coco is not None and mask.any():
                 score = float(probs[target.class_index][mask].astype(np.float32).mean())
-                self.coco.add(item, size, vocab, [(mask, target.class_index, score)])
+                annotations.append((mask, target.class_index, score))
+        if self.coco is not None:
+            self.coco.add(item, size, vocab, annotations)
         if len(record["targets"]) == 1:
             record["target"] = record["targets"][0]
         return targets
@@ -344,23 +357,25 @@ class CocoExport:
     def __init__(self):
         self.images: list[dict] = []
         self.annotations: list[dict] = []
-        self.categories: list[dict] | None = None
+        self.categories: list[dict] = []
+        self._image_ids: dict[str, int] = {}
+        self._category_ids: dict[tuple[str, ...], int] = {}
 
     def add(self, item: InputImage, size: tuple[int, int], vocabulary, masks: list[tuple[np.ndarray, int, float]]):
-        if self.categories is None:
-            self.categories = [
-                {"id": index + 1, "name": label, "names": list(names)}
-                for index, (label, names) in enumerate(zip(vocabulary.labels, vocabulary.classes))
-            ]
-        image_id = next((image["id"] for image in self.images if image["file_name"] == str(item.path)), None)
-        if image_id is None:
-            image_id = len(self.images) + 1
-            self.images.append({"id": image_id, "file_name": str(item.path), "height": size[0], "width": size[1]})
+        """List the image (also when nothing was found in it) and one annotation per mask."""
+        # main.py builds one vocabulary per prompt, so the same index can mean different classes:
+        # categories are matched by their names
+        category_ids = [self._category_id(label, names) for label, names in zip(vocabulary.labels, vocabulary.classes)]
+        file_name = str(item.path)
+        if file_name not in self._image_ids:
+            self._image_ids[file_name] = len(self.images) + 1
+            self.images.append({"id": len(self.images) + 1, "file_name": file_name, "height": size[0], "width": size[1]})
+        image_id = self._image_ids[file_name]
         for mask, class_index, score in masks:
             self.annotations.append({
                 "id": len(self.annotations) + 1,
                 "image_id": image_id,
-                "category_id": class_index + 1,
+                "category_id": category_ids[class_index],
                 "segmentation": refine.mask_to_coco_rle(mask),
                 "area": int(mask.sum()),
                 "bbox": refine.mask_bbox(mask),
@@ -368,6 +383,12 @@ class CocoExport:
                 "score": round(float(score), 6),
             })
 
-    def to_json(self) -> dict:
-        return {"images": self.images, "annotations": self.annotations, "categories": self.categories or []}
+    def _category_id(self, label: str, names: tuple[str, ...]) -> int:
+        key = tuple(names)
+        if key not in self._category_ids:
+            self._category_ids[key] = len(self.categories) + 1
+            self.categories.append({"id": self._category_ids[key], "name": label, "names": list(names)})
+        return self._category_ids[key]
 
+    def to_json(self) -> dict:
+        return {"images": self.images, "annotations": self.annotations, "categories": self.categories}
