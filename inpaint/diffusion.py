@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -218,7 +219,10 @@ def _load_pipeline(model: str, dtype: torch.dtype) -> DiffusionPipeline:
     if not local and not _HUB_ID.fullmatch(model):
         raise WeightsNotFoundError(f"inpainting model directory {path} does not exist; {how_to}")
     try:
-        return AutoPipelineForInpainting.from_pretrained(str(path) if local else model, **{dtype_keyword: dtype})
+        with warnings.catch_warnings():
+            # diffusers hands huggingface_hub an argument it deprecated; nothing a user can act on
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
+            return AutoPipelineForInpainting.from_pretrained(str(path) if local else model, **{dtype_keyword: dtype})
     except OSError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if local:

@@ -109,7 +109,8 @@ class SCLIPSegmenter:
         classifier = self.classifier(vocabulary)
         resized = preprocess(image, settings.short_side)
         logits = slide_inference(
-            resized, self.encoder, classifier, settings.slide_crop, settings.slide_stride, settings.window_batch
+            resized, self.encoder, classifier, settings.slide_crop, settings.slide_stride, settings.window_batch,
+            self.encoder.patch_size,
         )
         self._last_logits = (key, logits)
         return logits

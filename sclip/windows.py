@@ -62,6 +62,7 @@ def slide_inference(
     crop: int,
     stride: int,
     batch_size: int,
+    patch_size: int,
 ) -> torch.Tensor:
     """Average of per-window logits over the (resized) image. image (1, 3, H, W) -> (Q, H, W) float32.
 
@@ -71,13 +72,19 @@ def slide_inference(
     """
     _, _, height, width = image.shape
     boxes = window_boxes(height, width, crop, stride)
+    window_h, window_w = min(crop, height), min(crop, width)
+    # Only images thinner than a window (aspect ratio beyond ~9:1) get windows narrower than a patch;
+    # they are padded with the mean colour (0 after normalisation) and their logits cropped back.
+    pad_h, pad_w = max(patch_size - window_h, 0), max(patch_size - window_w, 0)
     canvas = torch.zeros(classifier.shape[0], height, width, device=classifier.device)  # (Q, H, W)
     counts = torch.zeros(1, height, width, device=classifier.device)
     for start in range(0, len(boxes), batch_size):
         chunk = boxes[start : start + batch_size]
         crops = torch.cat([image[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in chunk])  # (B, 3, h, w)
+        crops = F.pad(crops, (0, pad_w, 0, pad_h))
         features = encode(crops.to(classifier.device))
         logits = window_logits(features.float(), classifier, crops.shape[-2:])  # (B, Q, h, w)
+        logits = logits[:, :, :window_h, :window_w]
         for (y1, y2, x1, x2), window in zip(chunk, logits):
             canvas[:, y1:y2, x1:x2] += window
             counts[:, y1:y2, x1:x2] += 1

@@ -19,6 +19,7 @@ from sclip import SCLIPSettings
 
 from . import files
 from .api import SAM2Options, Segmenter, build_vocabulary, preset_settings
+from .devices import resolve_device, resolve_dtype
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from .images import collect_inputs, read_list_file
 from .runner import RunOptions, Runner
@@ -240,6 +241,7 @@ def _validate(args, approach: str) -> None:
         raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
     if args.export_coco is not None and args.export_coco.is_dir():
         raise UsageError(f"--export-coco {args.export_coco} is a folder; give a file name such as run.json")
+    resolve_dtype(args.precision, resolve_device(args.device))  # before any folder is created
 
 
 def _options(args, approach: str) -> RunOptions:
@@ -303,6 +305,8 @@ def _run(args, approach: str) -> int:
     specs = list(args.image) + (read_list_file(args.images_from) if args.images_from else [])
     inputs = collect_inputs(specs, recursive=args.recursive)
     output = files.prepare_output_dir(args.output)
+    if args.export_coco is not None:
+        files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
     options = _options(args, approach)
     build_vocabulary(options.prompts, options.vocabulary, options.preset)  # fail on bad classes before loading
     progress = not args.quiet and sys.stderr.isatty()

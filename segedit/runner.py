@@ -131,9 +131,6 @@ class Runner:
         self.progress = progress
         self.verbose = verbose
         self.coco = CocoExport() if options.export_coco else None
-        if options.export_coco:
-            # fail now, not after the last image, when the export file cannot be written
-            files.prepare_output_dir(Path(options.export_coco).parent, option="--export-coco")
 
     def run(self, inputs: list[InputImage]) -> RunSummary:
         from tqdm.auto import tqdm
@@ -187,6 +184,7 @@ class Runner:
             "approach": options.approach,
             "mode": options.mode,
             "model": self.segmenter.describe(),
+            "model_load_seconds": {name: round(value, 3) for name, value in self.segmenter.load_seconds.items()},
             "settings": options.settings_record,
         }
         files.save_image(original, out_dir / "original.png")
@@ -369,7 +367,8 @@ class CocoExport:
         file_name = str(item.path)
         if file_name not in self._image_ids:
             self._image_ids[file_name] = len(self.images) + 1
-            self.images.append({"id": len(self.images) + 1, "file_name": file_name, "height": size[0], "width": size[1]})
+            self.images.append({"id": self._image_ids[file_name], "file_name": file_name, "height": size[0],
+                                "width": size[1]})
         image_id = self._image_ids[file_name]
         for mask, class_index, score in masks:
             self.annotations.append({

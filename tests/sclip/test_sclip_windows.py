@@ -48,8 +48,8 @@ def test_batched_windows_equal_one_by_one():
     torch.manual_seed(0)
     image = torch.randn(1, 3, 336, 448)
     classifier = F.normalize(torch.randn(5, 7), dim=-1)
-    batched = slide_inference(image, _fake_encoder, classifier, 224, 112, batch_size=16)
-    single = slide_inference(image, _fake_encoder, classifier, 224, 112, batch_size=1)
+    batched = slide_inference(image, _fake_encoder, classifier, 224, 112, batch_size=16, patch_size=16)
+    single = slide_inference(image, _fake_encoder, classifier, 224, 112, batch_size=1, patch_size=16)
     assert torch.allclose(batched, single, atol=1e-6)
 
     # and both equal the textbook pad-and-average formulation
@@ -114,3 +114,10 @@ def test_postprocess_bands_give_identical_labels_and_probs(band_rows):
     labels = postprocess(upsampled_rows(logits, 97, 131), 97, 131, [2, 2, 1], settings, band_rows, probs)
     assert (labels == expected).mean() > 0.999  # only exact float ties could differ
     assert np.allclose(probs, probs_ref.numpy(), atol=1e-4)
+
+
+def test_images_thinner_than_a_patch_are_padded_not_rejected():
+    image = torch.randn(1, 3, 7, 300)
+    classifier = F.normalize(torch.randn(3, 7), dim=-1)
+    logits = slide_inference(image, _fake_encoder, classifier, 224, 112, batch_size=4, patch_size=16)
+    assert logits.shape == (3, 7, 300) and torch.isfinite(logits).all()

@@ -1,12 +1,11 @@
 """Reading awkward image files: every quirk becomes RGB uint8, every unreadable file one ImageError line."""
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from segedit_files import png_header_only
 
 from segedit import images
 from segedit.errors import ImageError
@@ -22,16 +21,6 @@ def quadrants() -> np.ndarray:
     picture[20:, :30] = (30, 30, 200)
     picture[20:, 30:] = (220, 220, 40)
     return picture
-
-
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A PNG that claims a size but holds no pixels: a decompression bomb's header without its memory."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
-    return path
 
 
 @pytest.mark.parametrize("suffix, lossless", [

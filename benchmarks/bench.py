@@ -1,0 +1,226 @@
+"""Benchmark of segmentation and editing: wall time, FLOPs, achieved FLOP/s against the measured matmul peak.
+
+    python -m benchmarks.bench --device cpu --model ViT-B-16 --json results.json
+
+Stages (``--stages``, comma-separated, all by default):
+
+* ``text``: the VOC21 text classifier (56 names x 80 templates) encoded cold with length truncation and at
+  CLIP's full 77-token context, then read back from a disk cache by a fresh classifier.
+* ``sclip``: Stage 1 on a 500x375 photo (6 windows) against one batched encoder forward of those windows,
+  and the reduced precision (bf16 on CPU, fp16 on GPU) against fp32.
+* ``memory``: COCO-Stuff (171 classes) on a 4000x3000 photo in a child process (its peak RSS), and the tiled
+  post-processing checked against a whole-image computation.
+* ``sam2``: the automatic mask generator on a 512x512 photo, fast setting (12x12 points) vs default (32x32).
+* ``inpaint``: Stable Diffusion 2 inpainting's networks at 512x512, one call each, extrapolated to an edit.
+
+Every model has random weights of the real architecture (``--model tiny``: the tests' toy ViT), so nothing
+is downloaded. Each measurement runs ``--repeat`` times but stops repeating once another run would take it
+past ``--max-seconds``; calls that take tens of seconds on a CPU (the full-context text baseline, SAM2's
+default grid, the diffusion networks) therefore run once. Tasks that are compared run round-robin, so ratios
+see the same machine load; only compare ratios, never absolute times across runs of a shared machine.
+The default CPU run (ViT-B-16, 2 cores) takes about 7 minutes; ViT-L-14 makes the text and sclip stages ~4x slower.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from segedit.devices import precision_name, resolve_device, resolve_dtype
+from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
+
+from . import stage_inpaint, stage_memory, stage_sam2, stage_sclip, stage_text
+from .context import BenchContext, StageResult, reduced_precision
+from .models import TINY_MODEL
+from .timing import matmul_peak
+
+logger = logging.getLogger(__name__)
+
+STAGES = {
+    "text": stage_text.run,
+    "sclip": stage_sclip.run,
+    "memory": stage_memory.run,
+    "sam2": stage_sam2.run,
+    "inpaint": stage_inpaint.run,
+}
+PEAK_SIZE = {"cpu": 2048, "cuda": 8192}
+PEAK_RUNS = 10
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    parser.add_argument("--precision", default="auto", help="auto (fp32 on CPU, fp16 on GPU), fp32, bf16 or fp16")
+    parser.add_argument("--model", default="ViT-B-16", help=f"CLIP architecture: ViT-B-16, ViT-L-14, ... or {TINY_MODEL}")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement at most (default: 5)")
+    parser.add_argument(
+        "--max-seconds", type=float, default=20.0,
+        help="stop repeating a measurement when another run would take it past this (default: 20)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: 0)")
+    parser.add_argument("--json", type=Path, help="write the results to this JSON file")
+    args = parser.parse_args(argv)
+    args.stages = [name.strip() for name in args.stages.split(",") if name.strip()]
+    unknown = [name for name in args.stages if name not in STAGES]
+    if unknown or not args.stages:
+        parser.error(f"unknown stage(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(STAGES)}")
+    if args.repeat < 1 or args.max_seconds <= 0:
+        parser.error("--repeat must be at least 1 and --max-seconds positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    # sam2 scripts its transforms with torch.jit, deprecated in current torch; it warns on every call.
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+    try:
+        device = resolve_device(args.device)
+        dtype = resolve_dtype(args.precision, device)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    started = time.perf_counter()
+    peak_dtypes = list(dict.fromkeys([torch.float32, reduced_precision(device), dtype]))
+    logger.info("measuring the matmul peak (%s)", ", ".join(map(precision_name, peak_dtypes)))
+    peaks = matmul_peak(device, peak_dtypes, PEAK_SIZE.get(device.type, 2048), PEAK_RUNS)
+    work_dir = Path(tempfile.mkdtemp(prefix="segedit-bench-"))
+    try:
+        ctx = BenchContext(device, dtype, args.model, args.repeat, args.max_seconds, work_dir, args.seed)
+        stages = []
+        for name in args.stages:
+            stage_started = time.perf_counter()
+            stages.append(STAGES[name](ctx))
+            logger.info("%s: done in %.0f s", name, time.perf_counter() - stage_started)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    report = build_report(args, device, dtype, peaks, stages, time.perf_counter() - started)
+    print(format_report(report))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        logger.info("wrote %s", args.json)
+    return EXIT_OK
+
+
+def machine_info(device: torch.device) -> dict:
+    info = {
+        "device": str(device),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": _cpu_name(),
+        "threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build_report(args, device, dtype, peaks: dict, stages: list[StageResult], seconds: float) -> dict:
+    report = {
+        "machine": machine_info(device),
+        "settings": {
+            "model": args.model,
+            "weights": "random (real architecture)",
+            "precision": precision_name(dtype),
+            "stages": args.stages,
+            "repeat": args.repeat,
+            "max_seconds": args.max_seconds,
+            "seed": args.seed,
+        },
+        "matmul_peak": peaks,
+        "stages": {},
+        "targets": {},
+        "notes": [],
+        "total_seconds": seconds,
+    }
+    for stage in stages:
+        report["stages"][stage.name] = {
+            "timings": {
+                name: {"precision": precision, **timing.to_json(peaks.get(precision, {}).get("peak_flops_per_s"))}
+                for name, (timing, precision) in stage.timings.items()
+            },
+            "metrics": stage.metrics,
+        }
+        for target in stage.targets:
+            value = stage.metrics[target.key]
+            report["targets"][target.key] = {"stage": stage.name, "value": value, "rule": target.rule, "met": target.met(value)}
+        report["notes"].extend(stage.notes)
+    return report
+
+
+def format_report(report: dict) -> str:
+    machine, settings = report["machine"], report["settings"]
+    where = machine.get("gpu") or f"{machine['cpu']}, {machine['threads']} threads"
+    lines = [
+        f"segedit benchmark: {machine['device']} ({where}), torch {machine['torch']}",
+        f"model {settings['model']} ({settings['weights']}), precision {settings['precision']}, "
+        f"repeat <= {settings['repeat']}, max {settings['max_seconds']:g} s per measurement",
+        "matmul peak: " + ", ".join(
+            f"{name} {peak['peak_flops_per_s'] / 1e9:.0f} GFLOP/s ({peak['size']}^2, best of {peak['runs']})"
+            for name, peak in report["matmul_peak"].items()
+        ),
+        "",
+        f"{'stage':<8} {'measurement':<22} {'prec':<5} {'runs':>4} {'median s':>9} {'min-max s':>16} "
+        f"{'GFLOP':>9} {'GFLOP/s':>8} {'% peak':>7}",
+    ]
+    for stage_name, stage in report["stages"].items():
+        for name, timing in stage["timings"].items():
+            flops = timing["flops"]
+            rate = timing.get("achieved_flops_per_s")
+            fraction = timing.get("fraction_of_peak")
+            lines.append(
+                f"{stage_name:<8} {name:<22} {timing['precision']:<5} {timing['runs']:>4} {timing['median_s']:>9.3f} "
+                f"{timing['min_s']:>7.3f}-{timing['max_s']:<8.3f} "
+                f"{flops / 1e9 if flops else 0:>9.1f} {rate / 1e9 if rate else 0:>8.1f} "
+                f"{100 * fraction if fraction else 0:>6.1f}%"
+            )
+    lines += ["", f"{'target':<30} {'value':>12}  {'rule':<10} result"]
+    for key, target in report["targets"].items():
+        lines.append(f"{key:<30} {target['value']:>12.4g}  {target['rule']:<10} {'met' if target['met'] else 'NOT MET'}")
+    lines += ["", "other metrics:"]
+    for stage_name, stage in report["stages"].items():
+        for key, value in stage["metrics"].items():
+            if key not in report["targets"]:
+                lines.append(f"  {stage_name}.{key}: {_short(value)}")
+    lines += ["", "notes:"] + [f"  {note}" for note in report["notes"]]
+    lines.append(f"\ntotal {report['total_seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_short(item)}" for key, item in value.items()) + "}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

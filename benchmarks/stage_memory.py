@@ -1,0 +1,147 @@
+"""Stage 1 on a large photo with a large vocabulary: peak memory, measured in a process of its own.
+
+Run as ``python -m benchmarks.stage_memory`` it segments one photo and prints one JSON line; the parent
+stage starts it, so the peak resident set size it reports belongs to that segmentation alone and not to
+the models the rest of the benchmark holds. The parent also checks that the band-by-band post-processing
+equals the whole-image computation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import sclip
+from sclip import SCLIPSegmenter
+from sclip.postprocess import (
+    PostprocessSettings,
+    class_probabilities,
+    kept_by_area,
+    labels_from_probabilities,
+    postprocess,
+    upsampled_rows,
+)
+from sclip.text import TEMPLATES, TextClassifier
+from segedit import preset_settings
+from segedit.devices import resolve_device, resolve_dtype
+
+from .context import BenchContext, StageResult
+from .models import build_clip, photo
+
+logger = logging.getLogger(__name__)
+
+PRESET = "coco_stuff"  # 171 classes at short side 448
+PHOTO_SIZE = (4000, 3000)
+CHILD_TIMEOUT_S = 1800
+
+
+def run(ctx: BenchContext) -> StageResult:
+    stage = StageResult("memory")
+    logger.info("memory: %s on a %dx%d photo in a separate process", PRESET, *PHOTO_SIZE)
+    command = [
+        sys.executable, "-m", __name__, "--model", ctx.model, "--device", str(ctx.device),
+        "--precision", ctx.precision, "--seed", str(ctx.seed),
+    ]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+    env["OMP_NUM_THREADS"] = str(torch.get_num_threads())
+    child = subprocess.run(command, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S)
+    if child.returncode != 0:
+        raise RuntimeError(f"memory child process failed ({child.returncode}): {child.stderr.strip()[-2000:]}")
+    stage.metrics.update(json.loads(child.stdout.strip().splitlines()[-1]))
+    stage.metrics.update(tiled_postprocess_check())
+    stage.notes.append(
+        "memory: text embeddings from one template per class in the child (80 would add ~1 min of text "
+        "encoding, measured by the text stage, and only a few MB)"
+    )
+    return stage
+
+
+def tiled_postprocess_check(height: int = 600, width: int = 800, band_rows: int = 37) -> dict:
+    """Band-by-band post-processing vs the whole-image computation on random logits (VOC21 classes and thresholds).
+
+    VOC21 exercises every step: several names per class, the area threshold (a pass of its own over the
+    bands) and the probability threshold; 37 rows per band leaves a short last band.
+    """
+    preset = sclip.load_preset("voc21")
+    names_per_class = preset.vocabulary.names_per_class
+    generator = torch.Generator().manual_seed(0)
+    logits = 0.05 * torch.randn(sum(names_per_class), height // 7, width // 7, generator=generator)  # cosine-like
+    settings = PostprocessSettings(preset.logit_scale, preset.prob_thd, preset.area_thd)
+
+    tiled_probs = np.empty((len(names_per_class), height, width), dtype=np.float32)
+    tiled_labels = postprocess(
+        upsampled_rows(logits, height, width), height, width, names_per_class, settings, band_rows, tiled_probs
+    )
+    full = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+    probs = class_probabilities(full, names_per_class, settings.logit_scale)
+    kept = kept_by_area(torch.bincount(probs.argmax(dim=0).flatten(), minlength=len(names_per_class)), settings.area_thd)
+    labels = labels_from_probabilities(probs, kept, settings.prob_thd).numpy()
+    return {
+        "tiled_postprocess_max_abs_diff": float(np.abs(tiled_probs - probs.numpy()).max()),
+        "tiled_postprocess_label_mismatches": int((tiled_labels != labels).sum()),
+        "tiled_postprocess_case": f"{len(names_per_class)} classes, {height}x{width}, {band_rows} rows per band",
+    }
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def measure(model: str, device: torch.device, dtype: torch.dtype, seed: int) -> dict:
+    clip = build_clip(model, device, dtype, seed)
+    segmenter = SCLIPSegmenter(clip, progress=False)
+    segmenter.text = TextClassifier(clip.model, clip.weights_id, templates=TEMPLATES[:1], progress=False)
+    vocabulary = sclip.load_preset(PRESET).vocabulary
+    settings = preset_settings(PRESET)
+    image = photo("astronaut", *PHOTO_SIZE)
+    before = _peak_rss_mb()
+    start = time.perf_counter()
+    prediction = segmenter.predict(image, vocabulary, settings)
+    seconds = time.perf_counter() - start
+    return {
+        "preset": PRESET,
+        "classes": len(vocabulary),
+        "short_side": settings.short_side,
+        "photo": f"astronaut resized to {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}",
+        "labels_shape": list(prediction.labels.shape),
+        "predict_seconds": seconds,
+        "predict_timings": prediction.timings,
+        "peak_rss_before_predict_mb": before,
+        "peak_rss_mb": _peak_rss_mb(),
+        "memory_total_mb": _total_memory_mb(),
+    }
+
+
+def _total_memory_mb() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):  # not every platform names these
+        return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    result = measure(args.model, device, resolve_dtype(args.precision, device), args.seed)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Stage 2: SAM2's automatic mask generator, the documented fast CPU setting against the 32x32 default."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+import numpy as np
+
+import refine
+from refine import MaskGeneratorSettings, SAM2MaskSource
+from sclip import SCLIPSegmenter, SCLIPSettings, Vocabulary
+
+from .context import BenchContext, StageResult, Target
+from .models import SAM2_CONFIG, alternating, build_sam2, photo
+
+logger = logging.getLogger(__name__)
+
+PHOTO_SIDE = 512
+TARGETS = (Target("sam_fast_speedup", 4.0, at_least=True),)
+
+
+def _generate(source: SAM2MaskSource, image: np.ndarray):
+    def task():
+        source.clear_cache()  # the source caches per image; every run must decode
+        return source.generate(image)
+
+    return task
+
+
+def run(ctx: BenchContext) -> StageResult:
+    stage = StageResult("sam2")
+    image = photo("astronaut", PHOTO_SIDE, PHOTO_SIDE)
+    model = build_sam2(ctx.device, ctx.seed)
+    # A one-point grid runs the image encoder and one decoder batch: first-call costs, for a few seconds.
+    SAM2MaskSource(model, MaskGeneratorSettings(points_per_side=1)).generate(image)
+
+    sources = {"fast": SAM2MaskSource(model, MaskGeneratorSettings.fast()), "default": SAM2MaskSource(model)}
+    logger.info(
+        "sam2: %s", " vs ".join(f"{name} {s.settings.points_per_side}x{s.settings.points_per_side}" for name, s in sources.items())
+    )
+    # The default takes minutes on a CPU: no warm-up beyond the one above, FLOPs counted in the first run.
+    timings = ctx.time({f"generate_{name}": _generate(source, image) for name, source in sources.items()}, warmup=False)
+    # SAM2MaskSource runs in fp32 except under CUDA autocast (bf16 where supported, else fp16).
+    precision = "fp32" if ctx.device.type != "cuda" else "bf16"
+    stage.add(timings, precision)
+    stage.metrics.update(
+        {
+            "model": f"{SAM2_CONFIG} (random weights)",
+            "photo": f"astronaut resized to {PHOTO_SIDE}x{PHOTO_SIDE}",
+            "settings": {name: asdict(source.settings) for name, source in sources.items()},
+            "masks": {name: len(timings[f"generate_{name}"].result) for name in sources},
+            "sam_default_seconds": timings["generate_default"].median,
+            "sam_fast_seconds": timings["generate_fast"].median,
+            "sam_fast_speedup": timings["generate_default"].median / timings["generate_fast"].median,
+        }
+    )
+    stage.notes.append(
+        "sam2: random weights give few or no masks, but the decoder runs every point batch all the same; "
+        "only mask post-processing, which is cheap, depends on the weights"
+    )
+    if ctx.device.type == "cuda":
+        stage.add(ctx.time({"segment_pipeline": _pipeline(ctx, sources["default"], image)}), ctx.precision)
+    else:
+        stage.notes.append("sam2: the full segment pipeline per image is timed on CUDA only")
+    stage.targets.extend(TARGETS)
+    return stage
+
+
+def _pipeline(ctx: BenchContext, source: SAM2MaskSource, image: np.ndarray):
+    """One image through Stage 1 and Stage 2 as ``segment`` runs it: SCLIP, SAM2 masks, majority vote."""
+    segmenter = SCLIPSegmenter(ctx.clip(), cache_dir=ctx.text_cache_dir, progress=False)
+    vocabulary = Vocabulary.for_prompt("person")
+    segmenter.classifier(vocabulary)
+    target = vocabulary.find("person")
+
+    images = alternating(image)
+
+    def task():
+        current = next(images)
+        labels = segmenter.predict(current, vocabulary, SCLIPSettings()).labels
+        source.clear_cache()
+        return refine.majority_vote(labels == target, source.generate(current).masks)
+
+    return task
