@@ -43,6 +43,7 @@ class ImageOutcome:
     status: str  # ok | not_found | failed | skipped
     seconds: float = 0.0
     message: str = ""
+    found: bool | None = None  # every target found; for skipped images, as their earlier run recorded it
 
 
 @dataclass
@@ -56,7 +57,8 @@ class RunSummary:
     def exit_code(self) -> int:
         if self.count("failed"):
             return EXIT_FAILED
-        return EXIT_NOT_FOUND if self.count("not_found") else EXIT_OK
+        # a resumed run answers like an uninterrupted one: skipped images count with their recorded result
+        return EXIT_NOT_FOUND if any(outcome.found is False for outcome in self.outcomes) else EXIT_OK
 
     def line(self) -> str:
         timed = [o.seconds for o in self.outcomes if o.status in ("ok", "not_found")]
@@ -137,16 +139,19 @@ class Runner:
 
         summary = RunSummary()
         bar = tqdm(inputs, desc="images", unit="image", disable=not self.progress or len(inputs) < 2)
-        for item in bar:
-            outcome = self.process(item)
-            summary.outcomes.append(outcome)
-            if self.verbose or outcome.status == "failed":
-                log = logger.error if outcome.status == "failed" else logger.info
-                log("%s: %s%s", item.path, outcome.status, f" ({outcome.message})" if outcome.message else "")
-        if len(inputs) > 1:
-            summary.write(self.output)
-        if self.coco is not None:
-            files.save_json(self.coco.to_json(), self.options.export_coco)
+        try:
+            for item in bar:
+                outcome = self.process(item)
+                summary.outcomes.append(outcome)
+                if self.verbose or outcome.status == "failed":
+                    log = logger.error if outcome.status == "failed" else logger.info
+                    log("%s: %s%s", item.path, outcome.status, f" ({outcome.message})" if outcome.message else "")
+        finally:
+            # also after Ctrl-C: the summary and export then cover the images finished so far
+            if len(inputs) > 1:
+                summary.write(self.output)
+            if self.coco is not None:
+                files.save_json(self.coco.to_json(), self.options.export_coco)
         return summary
 
     def process(self, item: InputImage) -> ImageOutcome:
@@ -154,6 +159,8 @@ class Runner:
         outcome = ImageOutcome(str(item.path), str(out_dir), "ok")
         if self.options.skip_existing and is_complete(out_dir / "result.json"):
             outcome.status = "skipped"
+            targets = json.loads((out_dir / "result.json").read_text()).get("targets", [])
+            outcome.found = all(target.get("found") for target in targets)
             return outcome
         started = time.perf_counter()
         try:
@@ -162,6 +169,7 @@ class Runner:
             # a complete result.json left by an earlier run must not vouch for files this run replaces
             (out_dir / "result.json").unlink(missing_ok=True)
             found = self._segment_and_write(item, loaded, out_dir)
+            outcome.found = found
             outcome.status = "ok" if found else "not_found"
             if not found:
                 outcome.message = "target not found"

@@ -142,6 +142,13 @@ def test_targets_not_found_exit_3_and_are_counted(tmp_path, crops, model_flags):
     assert summary["exit_code"] == 3 and [row["status"] for row in summary["images"]] == ["not_found"] * 2
     assert result(out / "0")["complete"] is True and result(out / "0")["target"]["found"] is False
 
+    # a resumed run answers like the original one: skipped images keep their recorded "not found"
+    again = main_sclip.main(["--image", *inputs, "--prompt", "person", "--prob-thd", "1.0", "--output", str(out),
+                             "--skip-existing", "-q"] + model_flags)
+    assert again == 3
+    rows = json.loads((out / "summary.json").read_text())["images"]
+    assert [(row["status"], row["found"]) for row in rows] == [("skipped", False)] * 2
+
 
 def test_skip_existing_resumes_with_status_lines(tmp_path, crops, model_flags, capsys):
     inputs = [str(save(tmp_path / "in" / f"{name}.png", pixels)) for name, pixels in zip("abc", crops)]
