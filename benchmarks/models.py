@@ -25,14 +25,16 @@ TINY_MODEL = "tiny"
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"  # Hiera-tiny, the tool's default SAM2
 
 
+def clip_models() -> list[str]:
+    return [TINY_MODEL, *open_clip.list_models()]
+
+
 def build_clip(model: str, device: torch.device, dtype: torch.dtype, seed: int = 0) -> LoadedCLIP:
     """A random open_clip ViT (``tiny``: the test suite's toy ViT) on ``device`` in ``dtype``."""
     torch.manual_seed(seed)
     if model == TINY_MODEL:
         clip = _tiny_clip_builder()(seed)
     else:
-        if model not in open_clip.list_models():
-            raise ValueError(f"unknown CLIP model '{model}'; try ViT-B-16, ViT-L-14 or {TINY_MODEL}")
         # OpenAI's CLIP weights, which the tool loads, were trained with QuickGELU.
         clip = open_clip.create_model(model, pretrained=None, force_quick_gelu=True)
     return LoadedCLIP(model=clip.to(device=device, dtype=dtype).eval(), name=model, weights_id=f"random:{model}:{seed}")

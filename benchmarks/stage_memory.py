@@ -35,7 +35,7 @@ from sclip.text import TEMPLATES, TextClassifier
 from segedit import preset_settings
 from segedit.devices import resolve_device, resolve_dtype
 
-from .context import BenchContext, StageResult
+from .context import BenchContext, StageResult, Target
 from .models import build_clip, photo
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,12 @@ logger = logging.getLogger(__name__)
 PRESET = "coco_stuff"  # 171 classes at short side 448
 PHOTO_SIZE = (4000, 3000)
 CHILD_TIMEOUT_S = 1800
+TARGETS = (
+    Target("peak_rss_mb", 24 * 1024, at_least=False),  # the 24 GiB machine the issue names
+    # Probabilities: the band and whole-image upsampling agree to ~1e-6 in the logits (float32 rounding of
+    # the interpolation weights), which softmax at logit scale 65 amplifies ~10x.
+    Target("tiled_postprocess_max_abs_diff", 1e-4, at_least=False),
+)
 
 
 def run(ctx: BenchContext) -> StageResult:
@@ -60,6 +66,7 @@ def run(ctx: BenchContext) -> StageResult:
         raise RuntimeError(f"memory child process failed ({child.returncode}): {child.stderr.strip()[-2000:]}")
     stage.metrics.update(json.loads(child.stdout.strip().splitlines()[-1]))
     stage.metrics.update(tiled_postprocess_check())
+    stage.targets.extend(TARGETS)
     stage.notes.append(
         "memory: text embeddings from one template per class in the child (80 would add ~1 min of text "
         "encoding, measured by the text stage, and only a few MB)"
@@ -79,18 +86,20 @@ def tiled_postprocess_check(height: int = 600, width: int = 800, band_rows: int 
     logits = 0.05 * torch.randn(sum(names_per_class), height // 7, width // 7, generator=generator)  # cosine-like
     settings = PostprocessSettings(preset.logit_scale, preset.prob_thd, preset.area_thd)
 
+    rows = upsampled_rows(logits, height, width)
     tiled_probs = np.empty((len(names_per_class), height, width), dtype=np.float32)
-    tiled_labels = postprocess(
-        upsampled_rows(logits, height, width), height, width, names_per_class, settings, band_rows, tiled_probs
-    )
+    tiled_labels = postprocess(rows, height, width, names_per_class, settings, band_rows, tiled_probs)
     full = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+    tiled_logits = torch.cat([rows(y0, min(y0 + band_rows, height)) for y0 in range(0, height, band_rows)], dim=1)
     probs = class_probabilities(full, names_per_class, settings.logit_scale)
     kept = kept_by_area(torch.bincount(probs.argmax(dim=0).flatten(), minlength=len(names_per_class)), settings.area_thd)
     labels = labels_from_probabilities(probs, kept, settings.prob_thd).numpy()
     return {
         "tiled_postprocess_max_abs_diff": float(np.abs(tiled_probs - probs.numpy()).max()),
+        "tiled_postprocess_max_logit_diff": float((tiled_logits - full).abs().max()),
         "tiled_postprocess_label_mismatches": int((tiled_labels != labels).sum()),
-        "tiled_postprocess_case": f"{len(names_per_class)} classes, {height}x{width}, {band_rows} rows per band",
+        "tiled_postprocess_case": f"{sum(names_per_class)} names in {len(names_per_class)} classes, {height}x{width}, "
+        f"{band_rows} rows per band",
     }
 
 
@@ -110,7 +119,7 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, seed: int) -> 
     start = time.perf_counter()
     prediction = segmenter.predict(image, vocabulary, settings)
     seconds = time.perf_counter() - start
-    return {
+    result = {
         "preset": PRESET,
         "classes": len(vocabulary),
         "short_side": settings.short_side,
@@ -122,6 +131,9 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, seed: int) -> 
         "peak_rss_mb": _peak_rss_mb(),
         "memory_total_mb": _total_memory_mb(),
     }
+    if device.type == "cuda":
+        result["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return result
 
 
 def _total_memory_mb() -> float | None:

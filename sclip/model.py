@@ -75,7 +75,8 @@ def load_clip(
         if model_name not in open_clip.list_models():
             raise ValueError(f"unknown CLIP model '{model_name}'; try ViT-B-16 or ViT-L-14")
         try:
-            model = open_clip.create_model(model_name, pretrained=PRETRAINED_TAG, device="cpu")
+            # OpenAI trained with QuickGELU; open_clip only warns when the plain config (GELU) gets those weights
+            model = open_clip.create_model(model_name, pretrained=PRETRAINED_TAG, device="cpu", force_quick_gelu=True)
         except Exception as exc:  # hub / network failures surface as many different exception types
             raise WeightsNotFoundError(
                 f"could not load CLIP '{model_name}' weights (pretrained='{PRETRAINED_TAG}') from the hub cache or network "

@@ -119,3 +119,21 @@ def test_hub_route_fails_with_one_clear_line_offline():
         load_clip("ViT-B-16")
     message = str(info.value)
     assert "\n" not in message and "--clip-weights" in message and "ViT-B-16" in message
+
+
+def test_hub_route_builds_quickgelu_like_openai_trained(monkeypatch):
+    """OpenAI's weights were trained with QuickGELU; open_clip 3 only warns if the plain config is used."""
+    import open_clip
+    from open_clip.transformer import QuickGELU
+
+    real_create = open_clip.create_model
+
+    def create_without_download(name, pretrained=None, **kwargs):
+        assert pretrained == "openai"
+        return real_create(name, pretrained=None, **kwargs)
+
+    monkeypatch.setattr(open_clip, "create_model", create_without_download)
+    loaded = load_clip("ViT-B-16")
+    assert isinstance(loaded.model.visual.transformer.resblocks[0].mlp.gelu, QuickGELU)
+    assert isinstance(loaded.model.transformer.resblocks[0].mlp.gelu, QuickGELU)
+    assert loaded.weights_id == "open_clip:ViT-B-16:openai"
