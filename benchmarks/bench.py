@@ -19,7 +19,8 @@ is downloaded. Each measurement runs ``--repeat`` times but stops repeating once
 past ``--max-seconds``; calls that take tens of seconds on a CPU (the full-context text baseline, SAM2's
 default grid, the diffusion networks) therefore run once. Tasks that are compared run round-robin, so ratios
 see the same machine load; only compare ratios, never absolute times across runs of a shared machine.
-The default CPU run (ViT-B-16, 2 cores) takes about 7 minutes; ViT-L-14 makes the text and sclip stages ~4x slower.
+The default CPU run (ViT-B-16, 2 cores) takes about 5.5 minutes; ViT-L-14 makes the text and sclip stages ~4x
+slower.
 """
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--precision", default="auto", help="auto (fp32 on CPU, fp16 on GPU), fp32, bf16 or fp16")
-    parser.add_argument("--model", default="ViT-B-16", help=f"CLIP architecture: ViT-B-16, ViT-L-14, ... or {TINY_MODEL}")
+    parser.add_argument(
+        "--model", default="ViT-B-16", help=f"CLIP architecture: ViT-B-16, ViT-L-14, ... or {TINY_MODEL}"
+    )
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement at most (default: 5)")
     parser.add_argument(
@@ -96,13 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    # Progress goes to stderr for this run only; the libraries' own INFO chatter (sam2's) stays off.
+    # Progress goes to stderr for this run only.
     package_logger = logging.getLogger(__package__)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    previous_level = package_logger.level
+    previous_level, previous_propagate = package_logger.level, package_logger.propagate
     package_logger.addHandler(handler)
     package_logger.setLevel(logging.INFO)
+    package_logger.propagate = False  # sam2 logs with logging.info(), which gives the root logger a handler
     try:
         with warnings.catch_warnings():
             # sam2 scripts its transforms with torch.jit, deprecated in current torch; it warns on every call.
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         package_logger.removeHandler(handler)
         package_logger.setLevel(previous_level)
+        package_logger.propagate = previous_propagate
     print(format_report(report))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> dict:
     """Measure the peak, run the chosen stages, return the report."""
     started = time.perf_counter()
-    peak_dtypes = list(dict.fromkeys([torch.float32, reduced_precision(device), dtype]))
+    # bf16 too on GPUs: SAM2 runs under bf16 autocast there.
+    peak_dtypes = list(dict.fromkeys([torch.float32, torch.bfloat16, reduced_precision(device), dtype]))
     logger.info("measuring the matmul peak (%s)", ", ".join(map(precision_name, peak_dtypes)))
     peaks = matmul_peak(device, peak_dtypes, PEAK_SIZE.get(device.type, 2048), PEAK_RUNS)
     work_dir = Path(tempfile.mkdtemp(prefix="segedit-bench-"))
@@ -171,7 +177,7 @@ def build_report(args, device, dtype, peaks: dict, stages: list[StageResult], se
         "machine": machine_info(device),
         "settings": {
             "model": args.model,
-            "weights": "random (real architecture)",
+            "weights": "random",
             "precision": precision_name(dtype),
             "stages": args.stages,
             "repeat": args.repeat,
@@ -195,7 +201,9 @@ def build_report(args, device, dtype, peaks: dict, stages: list[StageResult], se
         }
         for target in stage.targets:
             value = stage.metrics[target.key]
-            report["targets"][target.key] = {"stage": stage.name, "value": value, "rule": target.rule, "met": target.met(value)}
+            report["targets"][target.key] = {
+                "stage": stage.name, "value": value, "rule": target.rule, "met": target.met(value),
+            }
         report["notes"].extend(stage.notes)
     return report
 
@@ -205,15 +213,19 @@ def format_report(report: dict) -> str:
     where = machine.get("gpu") or f"{machine['cpu']}, {machine['threads']} threads"
     lines = [
         f"segedit benchmark: {machine['device']} ({where}), torch {machine['torch']}",
-        f"model {settings['model']} ({settings['weights']}), precision {settings['precision']}, "
-        f"repeat <= {settings['repeat']}, max {settings['max_seconds']:g} s per measurement",
+        (
+            f"model {settings['model']} ({settings['weights']}), precision {settings['precision']}, "
+            f"repeat <= {settings['repeat']}, max {settings['max_seconds']:g} s per measurement"
+        ),
         "matmul peak: " + ", ".join(
             f"{name} {peak['peak_flops_per_s'] / 1e9:.0f} GFLOP/s ({peak['size']}^2, best of {peak['runs']})"
             for name, peak in report["matmul_peak"].items()
         ),
         "",
-        f"{'stage':<8} {'measurement':<22} {'prec':<5} {'runs':>4} {'median s':>9} {'min-max s':>16} "
-        f"{'GFLOP':>9} {'GFLOP/s':>8} {'% peak':>7}",
+        (
+            f"{'stage':<8} {'measurement':<22} {'prec':<5} {'runs':>4} {'median s':>9} {'min-max s':>16} "
+            f"{'GFLOP':>9} {'GFLOP/s':>8} {'% peak':>7}"
+        ),
     ]
     for stage_name, stage in report["stages"].items():
         for name, timing in stage["timings"].items():
@@ -228,14 +240,16 @@ def format_report(report: dict) -> str:
             )
     lines += ["", f"{'target':<30} {'value':>12}  {'rule':<10} result"]
     for key, target in report["targets"].items():
-        lines.append(f"{key:<30} {target['value']:>12.4g}  {target['rule']:<10} {'met' if target['met'] else 'NOT MET'}")
+        result = "met" if target["met"] else "NOT MET"
+        lines.append(f"{key:<30} {target['value']:>12.4g}  {target['rule']:<10} {result}")
     lines += ["", "other metrics:"]
     for stage_name, stage in report["stages"].items():
         for key, value in stage["metrics"].items():
             if key not in report["targets"]:
                 lines.append(f"  {stage_name}.{key}: {_short(value)}")
     notes = list(report["notes"])
-    if any(timing.get("fraction_of_peak", 0) > 1 for stage in report["stages"].values() for timing in stage["timings"].values()):
+    timings = [timing for stage in report["stages"].values() for timing in stage["timings"].values()]
+    if any(timing.get("fraction_of_peak", 0) > 1 for timing in timings):
         notes.append(
             "% peak above 100: the peak is torch's matmul; convolutions (oneDNN) can run faster than it on some CPUs"
         )

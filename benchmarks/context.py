@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import torch
 
@@ -67,7 +67,7 @@ class BenchContext:
         return self.work_dir / "text-cache"
 
     def clip(self, dtype: torch.dtype | None = None) -> LoadedCLIP:
-        """The CLIP model in ``dtype`` (default: the run's precision), built once; every precision has the same weights."""
+        """The CLIP model in ``dtype`` (default: the run's precision), built once; all precisions share weights."""
         dtype = dtype or self.dtype
         if dtype not in self._clips:
             if not self._clips:

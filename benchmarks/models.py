@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -92,7 +93,15 @@ def build_sd2_inpainting(device: torch.device, dtype: torch.dtype, seed: int = 0
             block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
             up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, sample_size=512,
         )
-    return InpaintModels(*(model.to(dtype=dtype).eval() for model in (text_encoder, unet, vae)))
+    # diffusers warns on every cast that from_pretrained(torch_dtype=...) would keep some modules in fp32;
+    # it lists none for these models.
+    diffusers_logger = logging.getLogger("diffusers")
+    level = diffusers_logger.level
+    diffusers_logger.setLevel(logging.ERROR)
+    try:
+        return InpaintModels(*(model.to(dtype=dtype).eval() for model in (text_encoder, unet, vae)))
+    finally:
+        diffusers_logger.setLevel(level)
 
 
 def photo(name: str, width: int | None = None, height: int | None = None) -> np.ndarray:

@@ -35,7 +35,9 @@ def run(ctx: BenchContext) -> StageResult:
     pixels = (image.to(ctx.dtype) / 127.5 - 1).contiguous()
     with torch.inference_mode():
         context = models.text_encoder(tokens).last_hidden_state
-    latents = torch.randn(guided, models.unet.config.in_channels, latent_side, latent_side, device=ctx.device, dtype=ctx.dtype)
+    latents = torch.randn(
+        guided, models.unet.config.in_channels, latent_side, latent_side, device=ctx.device, dtype=ctx.dtype
+    )
     timestep = torch.full((guided,), 500, device=ctx.device)
 
     tasks = {

@@ -5,6 +5,7 @@ import logging
 from dataclasses import asdict
 
 import numpy as np
+import torch
 
 import refine
 from refine import MaskGeneratorSettings, SAM2MaskSource
@@ -35,13 +36,14 @@ def run(ctx: BenchContext) -> StageResult:
     SAM2MaskSource(model, MaskGeneratorSettings(points_per_side=1)).generate(image)
 
     sources = {"fast": SAM2MaskSource(model, MaskGeneratorSettings.fast()), "default": SAM2MaskSource(model)}
-    logger.info(
-        "sam2: %s", " vs ".join(f"{name} {s.settings.points_per_side}x{s.settings.points_per_side}" for name, s in sources.items())
-    )
+    sides = {name: source.settings.points_per_side for name, source in sources.items()}
+    logger.info("sam2: %s", " vs ".join(f"{name} {side}x{side}" for name, side in sides.items()))
     # The default takes minutes on a CPU: no warm-up beyond the one above, FLOPs counted in the first run.
     timings = ctx.time({f"generate_{name}": _generate(source, image) for name, source in sources.items()}, warmup=False)
     # SAM2MaskSource runs in fp32 except under CUDA autocast (bf16 where supported, else fp16).
-    precision = "fp32" if ctx.device.type != "cuda" else "bf16"
+    precision = "fp32"
+    if ctx.device.type == "cuda":
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     stage.add(timings, precision)
     stage.metrics.update(
         {

@@ -47,7 +47,8 @@ def run(ctx: BenchContext) -> StageResult:
 
     tasks = {f"predict_{precision_name(dtype)}": predict(segmenter) for dtype, segmenter in segmenters.items()}
     tasks[f"batched_forward_{ctx.precision}"] = lambda: main.encoder(crops)
-    logger.info("sclip: predict (%s) vs one batched forward of its %d crops", ", ".join(map(precision_name, dtypes)), len(boxes))
+    precisions = ", ".join(map(precision_name, dtypes))
+    logger.info("sclip: predict (%s) vs one batched forward of its %d crops", precisions, len(boxes))
     timings = ctx.time(tasks)
     stage.add(timings, {name: name.rsplit("_", 1)[1] for name in tasks})
 
@@ -63,7 +64,8 @@ def run(ctx: BenchContext) -> StageResult:
     )
     stage.metrics.update(_precision_comparison(segmenters[torch.float32], segmenters[reduced], vocabulary, settings))
     reduced_name = precision_name(reduced)
-    stage.metrics[f"{reduced_name}_speedup"] = timings["predict_fp32"].median / timings[f"predict_{reduced_name}"].median
+    speedup = timings["predict_fp32"].median / timings[f"predict_{reduced_name}"].median
+    stage.metrics[f"{reduced_name}_speedup"] = speedup
     stage.targets.extend(TARGETS)
     return stage
 
@@ -77,7 +79,7 @@ def _precision_comparison(fp32: SCLIPSegmenter, reduced: SCLIPSegmenter, vocabul
         reference = fp32.predict(image, vocabulary, settings).labels
         labels = reduced.predict(image, vocabulary, settings).labels
         disagreement[photo_name] = float((labels != reference).mean())
-        classes[photo_name] = int(len(np.unique(reference)))
+        classes[photo_name] = len(np.unique(reference))
     return {
         f"{name}_label_disagreement": disagreement,
         f"{name}_max_label_disagreement": max(disagreement.values()),

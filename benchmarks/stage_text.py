@@ -2,14 +2,14 @@
 
 Encoding all 4480 VOC21 prompts at the full context takes minutes on a CPU. Every full-context batch has the
 same shape (256 prompts x 77 tokens), so its cost is exactly proportional to the number of prompts: by default
-the baseline encodes a sample of whole names and is scaled up to all prompts (``baseline_names``; the result
-comparison covers the sampled names). The truncated side always encodes everything.
+the baseline encodes a sample of whole names and is scaled up to all prompts (``--text-baseline-names``; the
+result comparison covers the sampled names). The truncated side always encodes everything.
 """
 from __future__ import annotations
 
 import logging
 import shutil
-from typing import Sequence
+from collections.abc import Sequence
 
 import open_clip
 import torch
@@ -36,7 +36,8 @@ def encode_full_context(
     """The textbook zero-shot classifier: every prompt through ``encode_text`` at the full context, in batches."""
     prompts = [template.format(name) for name in names for template in templates]
     tokens = tokenize(prompts, model.context_length).to(model.token_embedding.weight.device)
-    features = torch.cat([model.encode_text(tokens[i : i + batch_size]).float() for i in range(0, len(prompts), batch_size)])
+    batches = tokens.split(batch_size)
+    features = torch.cat([model.encode_text(batch).float() for batch in batches])
     per_prompt = F.normalize(features, dim=-1).view(len(names), len(templates), -1)
     return F.normalize(per_prompt.mean(dim=1), dim=-1)
 
@@ -111,9 +112,9 @@ def run(ctx: BenchContext) -> StageResult:
     )
     if len(sample) < len(names):
         stage.notes.append(
-            f"text: full-context baseline timed on {len(sample)} of {len(names)} names and scaled to all "
-            f"{len(tokens)} prompts (fixed-shape batches: cost is proportional); --text-baseline-names "
-            f"{len(names)} times them all"
+            f"text: full-context baseline timed on {len(sample)} of {len(names)} names (its row in the table) and "
+            f"scaled to all {len(tokens)} prompts (fixed-shape batches: cost is proportional); "
+            f"--text-baseline-names {len(names)} times them all"
         )
     stage.targets.extend(TARGETS)
     return stage

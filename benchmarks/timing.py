@@ -7,11 +7,12 @@ in the same call.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import statistics
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
@@ -54,8 +55,11 @@ class Timing:
 
 
 def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a timer read afterwards covers it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def _cpu_flash_attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
@@ -98,8 +102,8 @@ def time_interleaved(
     to the large operators of a call too expensive to repeat.
     """
     timings = {name: Timing() for name in tasks}
-    for name, task in tasks.items():
-        if warmup:
+    if warmup:
+        for name, task in tasks.items():
             seconds, _, timings[name].flops = _run(task, device, count=True)
             logger.debug("%s: warm-up %.2f s", name, seconds)
     active = list(tasks)
@@ -127,7 +131,8 @@ def matmul_peak(device: torch.device, dtypes: Sequence[torch.dtype], size: int, 
         for dtype in dtypes:
             a = torch.randn(size, size, device=device).to(dtype)
             b = torch.randn(size, size, device=device).to(dtype)
-            timing = time_interleaved({"matmul": lambda: a @ b}, device, repeat=runs, max_seconds=float("inf"))["matmul"]
+            task = functools.partial(torch.matmul, a, b)
+            timing = time_interleaved({"matmul": task}, device, repeat=runs, max_seconds=float("inf"))["matmul"]
             peaks[precision_name(dtype)] = {
                 "size": size,
                 "runs": len(timing.seconds),

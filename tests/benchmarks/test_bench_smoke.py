@@ -1,7 +1,6 @@
 """The benchmark runs end to end on the toy ViT and reports every key the issue asks for."""
 import json
 
-
 from benchmarks.bench import main
 
 
