@@ -88,7 +88,7 @@ def tiled_postprocess_check(height: int = 600, width: int = 800, band_rows: int 
     logits = 0.05 * torch.randn(sum(names_per_class), height // 7, width // 7, generator=generator)  # cosine-like
     settings = PostprocessSettings(preset.logit_scale, preset.prob_thd, preset.area_thd)
 
-    rows = upsampled_rows(logits, height, width)
+    rows = upsampled_rows(logits, height, width, budget_bytes=0)  # no budget: band by band, as for huge photos
     tiled_probs = np.empty((len(names_per_class), height, width), dtype=np.float32)
     tiled_labels = postprocess(rows, height, width, names_per_class, settings, band_rows, tiled_probs)
     full = F.interpolate(logits[None], size=(height, width), mode="bilinear", align_corners=False)[0]

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import sclip
-from sclip.text import _PROMPTS_PER_BATCH, TEMPLATES, TextClassifier, tokenize
+from sclip.text import PROMPTS_PER_BATCH, TEMPLATES, TextClassifier, tokenize
 
 from .context import BenchContext, StageResult, Target
 
@@ -74,7 +74,7 @@ def run(ctx: BenchContext) -> StageResult:
     cold = ctx.time(
         {
             "cold_truncated": lambda: classifier()(names),
-            "cold_full_context": lambda: encode_full_context(clip.model, sampled_names, TEMPLATES, _PROMPTS_PER_BATCH),
+            "cold_full_context": lambda: encode_full_context(clip.model, sampled_names, TEMPLATES, PROMPTS_PER_BATCH),
         },
         warmup=False,
     )

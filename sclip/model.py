@@ -99,15 +99,17 @@ def _check_supported(model: nn.Module, name: str) -> None:
 
 
 def correlative_self_attention(x: torch.Tensor, attn: nn.MultiheadAttention) -> torch.Tensor:
-    """CSA with the pretrained projections of ``attn``. x: (B, N, D) -> (B, N, D)."""
+    """CSA with the pretrained projections of ``attn``. x: (B, N, D) -> (B, N, D).
+
+    ``softmax(q qᵀ·s) v + softmax(k kᵀ·s) v`` equals ``(softmax(q qᵀ·s) + softmax(k kᵀ·s)) v``; written as two
+    fused attention calls it uses PyTorch's flash / memory-efficient kernels (s = head_dim ** -0.5, their default).
+    """
     B, N, D = x.shape
     heads = attn.num_heads
     head_dim = D // heads
-    scale = head_dim ** -0.5
     qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias)  # (B, N, 3D)
     q, k, v = qkv.view(B, N, 3, heads, head_dim).permute(2, 0, 3, 1, 4)  # each (B, heads, N, d)
-    weights = (q @ q.transpose(-2, -1) * scale).softmax(dim=-1) + (k @ k.transpose(-2, -1) * scale).softmax(dim=-1)
-    out = weights @ v  # (B, heads, N, d)
+    out = F.scaled_dot_product_attention(q, q, v) + F.scaled_dot_product_attention(k, k, v)  # (B, heads, N, d)
     out = out.transpose(1, 2).reshape(B, N, D)
     return attn.out_proj(out)
 

@@ -41,7 +41,7 @@ def upsampled_rows(
         full = F.interpolate(logits[None], size=(out_height, out_width), mode="bilinear", align_corners=False)[0]
         return full_rows(full)
     in_height = logits.shape[1]
-    # float32 arithmetic in the same order as PyTorch's kernel, so the weights match it bit for bit
+    # float32 arithmetic in the same order as PyTorch's kernel, so results agree to float32 rounding
     scale = torch.tensor(in_height / out_height, dtype=torch.float32)
     source = (scale * (torch.arange(out_height, dtype=torch.float32) + 0.5) - 0.5).clamp(min=0)
     top = source.floor().long().clamp(max=in_height - 1)
@@ -140,7 +140,7 @@ def postprocess(
             kept_bands = []
         for y0, y1 in bands:
             probs = band_probabilities(y0, y1)
-            counts += torch.bincount(probs.argmax(dim=0).flatten(), minlength=num_classes).cpu()
+            counts += torch.bincount(probs.max(dim=0).indices.flatten(), minlength=num_classes).cpu()
             if kept_bands is not None:
                 kept_bands.append(probs)
         kept = kept_by_area(counts, settings.area_thd).to(probs.device)

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATES: tuple[str, ...] = tuple(template("{}") for template in OPENAI_IMAGENET_TEMPLATES)
 CACHE_FORMAT_VERSION = 1
-_PROMPTS_PER_BATCH = 256
+PROMPTS_PER_BATCH = 256
 
 
 def default_cache_dir() -> Path:
@@ -120,9 +120,9 @@ class TextClassifier:
         for index, length in enumerate(lengths.tolist()):
             by_length[length].append(index)
         batches = [
-            (length, indices[start : start + _PROMPTS_PER_BATCH])
+            (length, indices[start : start + PROMPTS_PER_BATCH])
             for length, indices in sorted(by_length.items())
-            for start in range(0, len(indices), _PROMPTS_PER_BATCH)
+            for start in range(0, len(indices), PROMPTS_PER_BATCH)
         ]
         bar = tqdm(total=len(prompts), desc="text prompts", unit="prompt", disable=not self.progress, leave=False)
         for length, indices in batches:

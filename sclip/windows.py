@@ -88,4 +88,4 @@ def slide_inference(
         for (y1, y2, x1, x2), window in zip(chunk, logits):
             canvas[:, y1:y2, x1:x2] += window
             counts[:, y1:y2, x1:x2] += 1
-    return canvas / counts
+    return canvas.div_(counts)
