@@ -12,11 +12,12 @@ tower is run for dense prediction:
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import open_clip
 import torch
@@ -75,8 +76,11 @@ def load_clip(
         if model_name not in open_clip.list_models():
             raise ValueError(f"unknown CLIP model '{model_name}'; try ViT-B-16 or ViT-L-14")
         try:
-            # OpenAI trained with QuickGELU; open_clip only warns when the plain config (GELU) gets those weights
-            model = open_clip.create_model(model_name, pretrained=PRETRAINED_TAG, device="cpu", force_quick_gelu=True)
+            with _root_logger_silenced():
+                # OpenAI trained with QuickGELU; open_clip only warns when the plain config (GELU) gets those weights
+                model = open_clip.create_model(
+                    model_name, pretrained=PRETRAINED_TAG, device="cpu", force_quick_gelu=True
+                )
         except Exception as exc:  # hub / network failures surface as many different exception types
             raise WeightsNotFoundError(
                 f"could not load CLIP '{model_name}' weights (pretrained='{PRETRAINED_TAG}') from the hub cache or network "
@@ -87,6 +91,22 @@ def load_clip(
     _check_supported(model, name)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
     return LoadedCLIP(model=model, name=name, weights_id=weights_id)
+
+
+@contextlib.contextmanager
+def _root_logger_silenced() -> Iterator[None]:
+    """open_clip reports a failed download with ``logging.error`` on the root logger, which also installs a
+    default handler as a side effect; the caller turns the failure into one clear line instead."""
+    root = logging.getLogger()
+    placeholder = logging.NullHandler()
+    saved_level = root.level
+    root.addHandler(placeholder)  # a root logger with a handler is not given basicConfig's default one
+    root.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        root.removeHandler(placeholder)
+        root.setLevel(saved_level)
 
 
 def _check_supported(model: nn.Module, name: str) -> None:
