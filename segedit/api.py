@@ -240,8 +240,7 @@ class Segmenter:
         timings["sam2"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        crops = refine.square_crops(rgb, sam_masks.masks, self.sclip.input_size, _mean_rgb())
-        probs = self.sclip.classify_crops(crops, vocab, self._crop_logit_scale)
+        probs = self._classify_masks(rgb, sam_masks, vocab)
         selection = refine.score_proposals(probs, target, top_k)
         timings["clip_crops"] = time.perf_counter() - started
 
@@ -271,8 +270,7 @@ class Segmenter:
         rgb = as_rgb_array(image)
         if method == "proposals":
             masks = self.sam2_masks(rgb, key=image_key)
-            crops = refine.square_crops(rgb, masks.masks, self.sclip.input_size, _mean_rgb())
-            classes = self.sclip.classify_crops(crops, vocabulary, self._crop_logit_scale).argmax(axis=1)
+            classes = self._classify_masks(rgb, masks, vocabulary).argmax(axis=1)
             labels = np.zeros(rgb.shape[:2], dtype=np.int32)
             for index in np.argsort(-masks.areas, kind="stable"):
                 labels[masks.masks[index]] = classes[index]
@@ -284,10 +282,12 @@ class Segmenter:
             raise ValueError(f"unknown method '{method}'; choose sclip, sclip+sam2 or proposals")
         return labels
 
-    @property
-    def _crop_logit_scale(self) -> float:
+    def _classify_masks(self, rgb: np.ndarray, masks: refine.SAM2Masks, vocabulary: Vocabulary) -> np.ndarray:
+        """(M, C) class probabilities of each SAM2 mask's crop under plain CLIP."""
+        crops = refine.square_crops(rgb, masks.masks, self.sclip.input_size, _mean_rgb())
         # CLIP's own learned temperature: a crop is classified like a whole image
-        return float(self.sclip.clip.model.logit_scale.exp())
+        logit_scale = float(self.sclip.clip.model.logit_scale.exp())
+        return self.sclip.classify_crops(crops, vocabulary, logit_scale)
 
     # ---- Stage 3 -----------------------------------------------------------------------------
     def inpainter(self, kind: str = "diffusion", model: str | None = None, scheduler: str | None = None,
