@@ -3,11 +3,11 @@
 import sys
 from typing import Sequence
 
-from segedit.cli import main as _run
+from segedit.cli import main_proposals
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return _run(argv, approach="proposals")
+    return main_proposals(argv, prog="main.py")
 
 
 if __name__ == "__main__":

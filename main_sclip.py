@@ -3,11 +3,11 @@
 import sys
 from typing import Sequence
 
-from segedit.cli import main as _run
+from segedit.cli import main_sclip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return _run(argv, approach="sclip")
+    return main_sclip(argv, prog="main_sclip.py")
 
 
 if __name__ == "__main__":

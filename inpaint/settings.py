@@ -52,6 +52,9 @@ class InpaintSettings:
         if self.scheduler is not None and self.scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; expected one of: {', '.join(SCHEDULERS)}")
 
+    def check_mode(self, mode: str) -> None:  # INTERIM until the inpaint-eval branch lands
+        pass
+
     def strength_for(self, mode: str) -> float:
         return self.strength if self.strength is not None else DEFAULT_STRENGTH[mode]
 

@@ -1,14 +1,15 @@
 """Python API: build a ``Segmenter`` once, then segment and edit many images.
 
     from segedit import Segmenter
-    segmenter = Segmenter(model="ViT-B-16", refine=False)
+    segmenter = Segmenter(model="ViT-B-16")
     result = segmenter.segment("street.jpg", "car", vocabulary=["road", "building", "sky"])
-    result.targets["car"].mask          # (H, W) bool
+    result.targets["car"].mask          # (H, W) bool at the input's size
     edited = segmenter.edit("street.jpg", result.targets["car"].mask, mode="remove", target="car",
                             inpainter="opencv")
 
 Models load lazily: SAM2 on the first refinement, the inpainter on the first edit. Nothing happens
-at import time and nothing is global; two ``Segmenter`` objects are independent.
+at import time and nothing is global; two ``Segmenter`` objects are independent. Every result is at
+the size of the image passed in, also when ``max_side`` asks for a downscaled computation.
 """
 from __future__ import annotations
 
@@ -23,78 +24,94 @@ import numpy as np
 import inpaint
 import refine
 import sclip
-from sclip import SCLIPSegmenter, SCLIPSettings, Vocabulary
+from sclip import SCLIPSettings, Vocabulary
 
-from .devices import precision_name, resolve_device, resolve_dtype
+from .devices import Precision, resolve_device
 from .images import as_rgb_array
+from .options import SAM2Options
+from .resize import downscale, resize_labels, resize_scores
 
 logger = logging.getLogger(__name__)
 
 _UNSET = object()
 
 
-@dataclass(frozen=True)
-class SAM2Options:
-    """Which SAM2 to load (hub id, or a local checkpoint + config) and how to run its mask generator."""
-
-    model: str = refine.DEFAULT_SAM2_MODEL
-    checkpoint: str | None = None
-    config: str | None = None
-    generator: refine.MaskGeneratorSettings = field(default_factory=refine.MaskGeneratorSettings)
-
-
-@dataclass
-class TargetResult:
-    """One prompt's mask in one image."""
-
-    prompt: str
-    class_index: int
-    sclip_mask: np.ndarray  # (H, W) bool, Stage 1 argmax == class_index
-    mask: np.ndarray  # (H, W) bool, refined when Stage 2 ran, else sclip_mask
-    refinement: dict | None = None  # {"masks", "kept", "fallback", "min_coverage"} when Stage 2 ran
-
-    @property
-    def found(self) -> bool:
-        return bool(self.mask.any())
-
-
-@dataclass
-class SegmentationResult:
-    """Stage 1 (+ 2) result for one image and any number of prompts sharing one vocabulary."""
-
-    vocabulary: Vocabulary
-    labels: np.ndarray  # (H, W) int32, whole-map labels (refined with --refine-all-classes)
-    probs: np.ndarray | None  # (C, H, W) float16 per-class probability before thresholds
-    class_pixels: list[int]
-    targets: dict[str, TargetResult]
-    timings: dict[str, float] = field(default_factory=dict)
-
-
 @dataclass
 class Instance:
-    """One SAM2 mask that CLIP labels as the target (proposal approach)."""
+    """One object mask that an approach labels as the target (proposals, SAM 3)."""
 
     mask: np.ndarray  # (H, W) bool
     score: float
     class_index: int
-    bbox: list[int]  # x, y, w, h
-    area: int
+
+    @property
+    def area(self) -> int:
+        return int(self.mask.sum())
+
+    @property
+    def bbox(self) -> list[int]:
+        return refine.mask_bbox(self.mask)
 
 
 @dataclass
-class ProposalResult:
-    vocabulary: Vocabulary
-    target: str
+class TargetResult:
+    """One prompt's result in one image, whichever approach found it."""
+
+    prompt: str
     class_index: int
-    instances: list[Instance]
-    mask: np.ndarray  # (H, W) bool, union of instances
-    similarity: np.ndarray  # (H, W) float32, best target score of the masks covering each pixel
-    proposals: int  # SAM2 masks scored
-    timings: dict[str, float] = field(default_factory=dict)
+    names: tuple[str, ...]
+    mask: np.ndarray  # (H, W) bool, the final target mask
+    sclip_mask: np.ndarray | None = None  # dense approach: Stage 1 alone
+    refinement: dict | None = None  # dense approach: Stage 2's vote, or why it did not run
+    instances: list[Instance] = field(default_factory=list)  # proposal approach, best first
+    similarity: np.ndarray | None = None  # proposal approach: (H, W) float32 best target score per pixel
+    score: float | None = None  # mean target probability over the mask (COCO score)
+    proposals: int | None = None  # proposal approach: SAM2 masks scored
 
     @property
     def found(self) -> bool:
         return bool(self.mask.any())
+
+    @property
+    def pixels(self) -> int:
+        return int(self.mask.sum())
+
+    def to_json(self) -> dict:
+        record = {
+            "prompt": self.prompt,
+            "class_index": self.class_index,
+            "names": list(self.names),
+            "found": self.found,
+            "pixels": self.pixels,
+            "share": round(self.pixels / self.mask.size, 6) if self.mask.size else 0.0,
+        }
+        if self.sclip_mask is not None:
+            record["sclip_pixels"] = int(self.sclip_mask.sum())
+            record["refinement"] = self.refinement
+        if self.proposals is not None:
+            record["proposals"] = self.proposals
+            record["instances"] = len(self.instances)
+        if self.score is not None:
+            record["score"] = round(self.score, 6)
+        return record
+
+
+@dataclass
+class SegmentationResult:
+    """One image's result for any number of prompts sharing one vocabulary."""
+
+    approach: str  # "sclip" | "proposals"
+    vocabulary: Vocabulary
+    targets: dict[str, TargetResult]
+    labels: np.ndarray | None = None  # (H, W) int32 class map (dense approach)
+    probs: np.ndarray | None = None  # (C, H, W) float16 per-class probability, when asked for
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def class_pixels(self) -> list[int] | None:
+        if self.labels is None:
+            return None
+        return np.bincount(self.labels.ravel(), minlength=len(self.vocabulary)).tolist()
 
 
 def build_vocabulary(prompts: Sequence[str], vocabulary=None, preset: str | None = None) -> Vocabulary:
@@ -118,7 +135,7 @@ def build_vocabulary(prompts: Sequence[str], vocabulary=None, preset: str | None
 
 
 class Segmenter:
-    """SCLIP (+ SAM2) segmentation and inpainting behind one object."""
+    """SCLIP (+ SAM2) segmentation, SAM2 proposals and inpainting behind one object."""
 
     def __init__(
         self,
@@ -132,36 +149,41 @@ class Segmenter:
         progress: bool = False,
     ):
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(precision, self.device)
+        self.precision = Precision.resolve(precision, self.device)
         self.progress = progress
         self.sam2_options = sam2 or SAM2Options()
         started = time.perf_counter()
-        self.sclip = SCLIPSegmenter.from_pretrained(
+        self.sclip = sclip.SCLIPSegmenter.from_pretrained(
             model,
             clip_weights,
             device=self.device,
-            dtype=self.dtype,
+            dtype=self.precision.clip,
             feature_layers=feature_layers,
             cache_dir=sclip.default_cache_dir() if cache_dir is _UNSET else cache_dir,
             progress=progress,
         )
         self.load_seconds = {"clip": time.perf_counter() - started}
         self._mask_source: refine.SAM2MaskSource | None = None
-        self._inpainters: dict[tuple, object] = {}
+        self._inpainters: dict[tuple, inpaint.Inpainter] = {}
 
-    def describe(self) -> dict:
-        """Model identity for result.json."""
-        return {
+    def describe(self, stages: Sequence[str] = ("clip",)) -> dict:
+        """Model identity for result.json; ``stages`` are those that ran, for the precision record."""
+        record = {
             "clip": self.sclip.clip.name,
             "clip_weights": self.sclip.clip.weights_id,
             "feature_layers": self.sclip.feature_layers,
             "device": str(self.device),
-            "precision": precision_name(self.dtype),
+            "precision": self.precision.names(stages),
         }
+        if "sam2" in stages:
+            options = self.sam2_options
+            record["sam2"] = options.checkpoint or options.model
+        return record
 
     # ---- Stage 2 -----------------------------------------------------------------------------
     @property
     def mask_source(self) -> refine.SAM2MaskSource:
+        """SAM2's automatic mask generator, loaded on first use."""
         if self._mask_source is None:
             started = time.perf_counter()
             options = self.sam2_options
@@ -170,10 +192,13 @@ class Segmenter:
             self.load_seconds["sam2"] = time.perf_counter() - started
         return self._mask_source
 
-    def sam2_masks(self, image: np.ndarray, key=None) -> refine.SAM2Masks:
-        return self.mask_source.generate(image, key=key)
+    def _sam2_masks(self, rgb: np.ndarray, key, timings: dict) -> refine.SAM2Masks:
+        started = time.perf_counter()
+        masks = self.mask_source.generate(rgb, key=key)
+        timings["sam2"] = timings.get("sam2", 0.0) + time.perf_counter() - started
+        return masks
 
-    # ---- Stage 1 (+2) ------------------------------------------------------------------------
+    # ---- Dense approach: Stage 1 (+2) --------------------------------------------------------
     def segment(
         self,
         image,
@@ -186,75 +211,99 @@ class Segmenter:
         refine_all_classes: bool = False,
         return_probs: bool = False,
         image_key=None,
+        max_side: int | None = None,
     ) -> SegmentationResult:
-        """Segment ``image`` (path, PIL image or RGB uint8 array) for one or more prompts."""
+        """Segment ``image`` (path, PIL image or RGB uint8 array) for one or more prompts.
+
+        SAM2 runs only for what needs it: not for a target SCLIP found no pixel of.
+        """
         rgb = as_rgb_array(image)
+        size = rgb.shape[:2]
+        work = downscale(rgb, max_side)
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         vocab = build_vocabulary(prompts, vocabulary, preset)
         if settings is None:
-            settings = preset_settings(preset) if preset else SCLIPSettings()
-        prediction = self.sclip.predict(rgb, vocab, settings, return_probs=return_probs)
+            settings = sclip.preset_settings(preset) if preset else SCLIPSettings()
+        indices = {prompt: vocab.find(prompt) for prompt in dict.fromkeys(p.strip() for p in prompts)}
+        prediction = self.sclip.predict(work, vocab, settings, return_probs=return_probs)
         timings = {f"sclip_{name}": seconds for name, seconds in prediction.timings.items()}
-        labels = prediction.labels
+        labels = resize_labels(prediction.labels, size)
+        probs = prediction.probs
+        if probs is not None and probs.shape[1:] != size:
+            probs = np.stack([resize_scores(channel, size) for channel in probs])
 
-        needs_sam = refine_masks or refine_all_classes
+        found_any = any((labels == index).any() for index in indices.values())
         sam_masks = None
-        if needs_sam:
-            started = time.perf_counter()
-            sam_masks = self.sam2_masks(rgb, key=image_key)
-            timings["sam2"] = time.perf_counter() - started
+        if refine_all_classes or (refine_masks and found_any):
+            sam_masks = self._sam2_masks(rgb, image_key, timings)
 
         targets = {}
-        for prompt in dict.fromkeys(prompts):
-            index = vocab.find(prompt)
-            sclip_mask = prediction.labels == index
+        for prompt, index in indices.items():
+            sclip_mask = labels == index
             mask, info = sclip_mask, None
             if refine_masks:
-                vote = refine.majority_vote(sclip_mask, sam_masks.masks, min_coverage)
-                mask = vote.mask
-                info = {"masks": vote.total, "kept": vote.kept, "fallback": vote.fallback, "min_coverage": min_coverage}
-                if vote.fallback and sclip_mask.any():
-                    logger.warning(
-                        "no SAM2 mask lies >= %.0f%% on '%s'; keeping the SCLIP mask", 100 * min_coverage, prompt
-                    )
-            targets[prompt] = TargetResult(prompt, index, sclip_mask, mask, info)
+                mask, info = self._refine(prompt, sclip_mask, sam_masks, min_coverage)
+            score = None
+            if probs is not None and mask.any():
+                score = float(probs[index][mask].astype(np.float32).mean())
+            targets[prompt] = TargetResult(prompt, index, vocab.classes[index], mask, sclip_mask, info, score=score)
 
         if refine_all_classes:
             started = time.perf_counter()
             labels = refine.refine_label_map(labels, sam_masks.masks)
             timings["refine_all_classes"] = time.perf_counter() - started
-        class_pixels = np.bincount(labels.ravel(), minlength=len(vocab)).tolist()
-        return SegmentationResult(vocab, labels, prediction.probs, class_pixels, targets, timings)
+        return SegmentationResult("sclip", vocab, targets, labels, probs if return_probs else None, timings)
+
+    @staticmethod
+    def _refine(prompt: str, sclip_mask: np.ndarray, sam_masks, min_coverage: float) -> tuple[np.ndarray, dict]:
+        """Stage 2 for one target: the majority vote, or why it did not run."""
+        if not sclip_mask.any():
+            return sclip_mask, {"skipped": "SCLIP found no pixel of the target", "min_coverage": min_coverage}
+        vote = refine.majority_vote(sclip_mask, sam_masks.masks, min_coverage)
+        info = {"masks": vote.total, "kept": vote.kept, "fallback": vote.fallback, "min_coverage": min_coverage}
+        if vote.total == 0:
+            logger.warning("SAM2 produced no masks for this image; keeping the SCLIP mask of '%s'", prompt)
+        elif vote.fallback:
+            logger.warning("no SAM2 mask lies >= %.0f%% on '%s'; keeping the SCLIP mask", 100 * min_coverage, prompt)
+        return vote.mask, info
 
     # ---- Proposal approach (main.py) ---------------------------------------------------------
     def propose(
-        self, image, prompt: str, vocabulary=None, top_k: int = 5, image_key=None
-    ) -> ProposalResult:
-        """SAM2 masks classified as wholes by plain CLIP; the top-k target instances."""
+        self, image, prompts: str | Sequence[str], vocabulary=None, top_k: int = 5, image_key=None,
+        max_side: int | None = None,
+    ) -> SegmentationResult:
+        """SAM2 masks classified as wholes by plain CLIP; each prompt's top-k instances."""
         rgb = as_rgb_array(image)
-        vocab = build_vocabulary([prompt], vocabulary)
-        target = vocab.find(prompt)
-        timings = {}
-        started = time.perf_counter()
-        sam_masks = self.sam2_masks(rgb, key=image_key)
-        timings["sam2"] = time.perf_counter() - started
+        size = rgb.shape[:2]
+        work = downscale(rgb, max_side)
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        vocab = build_vocabulary(prompts, vocabulary)
+        timings: dict[str, float] = {}
+        sam_masks = self._sam2_masks(work, image_key, timings)
 
         started = time.perf_counter()
-        probs = self._classify_masks(rgb, sam_masks, vocab)
-        selection = refine.score_proposals(probs, target, top_k)
+        probs = self._classify_masks(work, sam_masks, vocab)
         timings["clip_crops"] = time.perf_counter() - started
 
-        height, width = rgb.shape[:2]
-        union = np.zeros((height, width), dtype=bool)
-        similarity = np.zeros((height, width), dtype=np.float32)
-        for mask, score in zip(sam_masks.masks, probs[:, target]):
-            np.maximum(similarity, np.where(mask, np.float32(score), 0), out=similarity)
-        instances = []
-        for index, score in zip(selection.indices, selection.scores):
-            mask = np.array(sam_masks.masks[index])
-            union |= mask
-            instances.append(Instance(mask, float(score), target, refine.mask_bbox(mask), int(mask.sum())))
-        return ProposalResult(vocab, prompt, target, instances, union, similarity, len(sam_masks), timings)
+        targets = {}
+        for prompt in dict.fromkeys(p.strip() for p in prompts):
+            index = vocab.find(prompt)
+            selection = refine.score_proposals(probs, index, top_k)
+            similarity = np.zeros(work.shape[:2], dtype=np.float32)
+            for mask, score in zip(sam_masks.masks, probs[:, index]):
+                np.maximum(similarity, np.where(mask, np.float32(score), 0), out=similarity)
+            instances = [
+                Instance(resize_labels(np.asarray(sam_masks.masks[i]), size), float(score), index)
+                for i, score in zip(selection.indices, selection.scores)
+            ]
+            union = np.zeros(size, dtype=bool)
+            for instance in instances:
+                union |= instance.mask
+            targets[prompt] = TargetResult(
+                prompt, index, vocab.classes[index], union, instances=instances,
+                similarity=resize_scores(similarity, size), proposals=len(sam_masks),
+            )
+        return SegmentationResult("proposals", vocab, targets, timings=timings)
 
     # ---- Whole label maps (evaluation) ------------------------------------------------------
     def predict_labels(
@@ -268,18 +317,19 @@ class Segmenter:
         every mask are class 0.
         """
         rgb = as_rgb_array(image)
+        timings: dict[str, float] = {}
         if method == "proposals":
-            masks = self.sam2_masks(rgb, key=image_key)
+            masks = self._sam2_masks(rgb, image_key, timings)
             classes = self._classify_masks(rgb, masks, vocabulary).argmax(axis=1)
             labels = np.zeros(rgb.shape[:2], dtype=np.int32)
             for index in np.argsort(-masks.areas, kind="stable"):
                 labels[masks.masks[index]] = classes[index]
             return labels
+        if method not in ("sclip", "sclip+sam2"):
+            raise ValueError(f"unknown method '{method}'; choose sclip, sclip+sam2 or proposals")
         labels = self.sclip.predict(rgb, vocabulary, settings).labels
         if method == "sclip+sam2":
-            labels = refine.refine_label_map(labels, self.sam2_masks(rgb, key=image_key).masks)
-        elif method != "sclip":
-            raise ValueError(f"unknown method '{method}'; choose sclip, sclip+sam2 or proposals")
+            labels = refine.refine_label_map(labels, self._sam2_masks(rgb, image_key, timings).masks)
         return labels
 
     def _classify_masks(self, rgb: np.ndarray, masks: refine.SAM2Masks, vocabulary: Vocabulary) -> np.ndarray:
@@ -291,12 +341,14 @@ class Segmenter:
 
     # ---- Stage 3 -----------------------------------------------------------------------------
     def inpainter(self, kind: str = "diffusion", model: str | None = None, scheduler: str | None = None,
-                  low_vram: bool = False):
+                  low_vram: bool = False) -> "inpaint.Inpainter":
+        """The editing method, loaded once per model; schedulers swap on the loaded pipeline."""
         key = (kind, model, scheduler, low_vram)
         if key not in self._inpainters:
             if kind == "opencv":
                 self._inpainters[key] = inpaint.OpenCVRemover()
             elif kind == "diffusion":
+                started = time.perf_counter()
                 self._inpainters[key] = inpaint.DiffusionInpainter(
                     model=model or inpaint.DEFAULT_INPAINT_MODEL,
                     device=self.device,
@@ -304,6 +356,7 @@ class Segmenter:
                     low_vram=low_vram,
                     progress=self.progress,
                 )
+                self.load_seconds["inpaint"] = time.perf_counter() - started
             else:
                 raise ValueError(f"unknown inpainter '{kind}'; choose diffusion or opencv")
         return self._inpainters[key]
@@ -318,22 +371,12 @@ class Segmenter:
         inpainter: str = "diffusion",
         inpaint_model: str | None = None,
         settings: "inpaint.InpaintSettings | None" = None,
-    ):
-        """Remove, replace or restyle the masked region; returns ``inpaint.EditResult``."""
+    ) -> "inpaint.EditResult":
+        """Remove, replace or restyle the masked region."""
         rgb = as_rgb_array(image)
         settings = settings or inpaint.InpaintSettings()
         worker = self.inpainter(inpainter, inpaint_model, settings.scheduler, settings.low_vram)
         return worker.edit(rgb, mask, mode, target, edit, settings)
-
-
-def preset_settings(name: str, **overrides) -> SCLIPSettings:
-    preset = sclip.load_preset(name)
-    values = dict(
-        short_side=preset.short_side, logit_scale=preset.logit_scale, prob_thd=preset.prob_thd,
-        area_thd=preset.area_thd,
-    )
-    values.update({key: value for key, value in overrides.items() if value is not None})
-    return SCLIPSettings(**values)
 
 
 def _mean_rgb() -> tuple[int, int, int]:

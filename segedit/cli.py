@@ -1,38 +1,88 @@
 """Command lines of ``main_sclip.py`` (SCLIP dense prediction + SAM2 vote) and ``main.py`` (SAM2
-proposals labelled by CLIP). Both share flags, the per-image loop and the exit codes."""
+proposals labelled by CLIP). Both share flags, the per-image job and the exit codes.
+
+Flags are built from the settings dataclasses (their defaults are the flags' defaults) and nothing
+heavy is imported before the arguments are parsed, so ``--help`` and usage errors answer at once.
+"""
 from __future__ import annotations
 
 import argparse
 import contextlib
 import logging
+import math
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-import torch
-
 import inpaint
 import refine
 import sclip
-from sclip import SCLIPSettings
 
-from . import files
-from .api import SAM2Options, Segmenter, build_vocabulary, preset_settings
-from .devices import resolve_device, resolve_dtype
-from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
-from .images import collect_inputs, read_list_file
-from .runner import RunOptions, Runner
+from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, UsageError, exit_code_of, first_line
+from .options import (
+    EDIT_MODES,
+    INPAINTERS,
+    MODES,
+    ModelOptions,
+    OutputOptions,
+    RefineOptions,
+    RunOptions,
+    SAM2Options,
+    default,
+)
 
 logger = logging.getLogger("segedit")
 
-EDIT_MODES = ("remove", "replace", "style")
-PACKAGES = ("segedit", "sclip", "refine", "inpaint", "viz", "evaluation")
-# Raised before any image is processed when a model cannot be had: the run fails (exit 1), it is not misused.
-MODEL_ERRORS = (
-    sclip.WeightsNotFoundError, refine.WeightsNotFoundError, inpaint.WeightsNotFoundError,
-    refine.CheckpointMismatchError,
-)
+PACKAGES = ("segedit", "sclip", "refine", "inpaint", "viz", "sam3seg")
+PROGS = {"sclip": "sclip-segment", "proposals": "sam2clip-segment"}
+OUTPUTS = {"sclip": "output_sclip", "proposals": "output"}
+# Settings fields whose flag is not "--" + the field name in kebab case.
+FLAG_OF_SETTING = {
+    "points_per_side": "--sam-points-per-side",
+    "pred_iou_thresh": "--sam-pred-iou-thresh",
+    "stability_score_thresh": "--sam-stability-thresh",
+    "points_per_batch": "--sam-points-per-batch",
+    "sam_max_side": "--sam-max-side",
+    "all_classes": "--refine-all-classes",
+}
+# What provides each model's weights locally, added to the one-line weights errors.
+WEIGHTS_FLAGS = {
+    "sclip": "--clip-weights FILE (an OpenAI-format checkpoint)",
+    "refine": "--sam2-checkpoint FILE --sam2-config NAME",
+    "inpaint": "--inpaint-model DIR (a diffusers folder)",
+    "sam3seg": "--sam3-model DIR (a transformers save_pretrained folder)",
+}
+EXAMPLES = {
+    "sclip": """examples:
+  %(prog)s --image street.jpg --prompt car --vocabulary car road building sky --visualize
+  %(prog)s --image photo.jpg --prompt person --mode remove --inpainter opencv
+  %(prog)s --image street.jpg --prompt car --mode replace --edit "red racing car" --seed 7
+  %(prog)s --image photos/ --recursive --prompt car --output runs/cars --skip-existing --export-coco runs/cars.json
+""",
+    "proposals": """examples:
+  %(prog)s --image street.jpg --prompt car --top-k 5 --visualize
+  %(prog)s --image photos/ --recursive --prompt dog --output runs/dogs --skip-existing
+""",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors come first, on one line, above a short usage."""
+
+    short_usage = "--image PATH... --prompt TEXT... [options]"
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message}\nusage: {self.prog} {self.short_usage}  "
+                     f"(see {self.prog} --help)\n")
+
+
+def _help(text: str, value=None) -> str:
+    """One line of help that states the real default once (none for flags that are off by default)."""
+    if value is None or value is False:
+        return text
+    return f"{text} (default: {value})"
 
 
 def _positive_int(text: str) -> int:
@@ -42,10 +92,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _fraction(text: str) -> float:
+def _finite(text: str) -> float:
     value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
 
 
@@ -58,90 +108,131 @@ def _layers(text: str) -> list[int]:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("models and hardware")
-    model.add_argument("--model", default=sclip.DEFAULT_MODEL, help="open_clip ViT name, e.g. ViT-B-16 or ViT-L-14")
+    model.add_argument("--model", default=default(ModelOptions, "model"),
+                       help=_help("open_clip ViT name, e.g. ViT-B-16 or ViT-L-14", default(ModelOptions, "model")))
     model.add_argument("--clip-weights", metavar="FILE", help="local OpenAI-format CLIP checkpoint (offline use)")
-    model.add_argument("--device", choices=("auto", "cuda", "cpu", "mps"), default="auto")
+    model.add_argument("--device", choices=("auto", "cuda", "cpu", "mps"), default="auto",
+                       help=_help("where models run; auto picks CUDA, then MPS, then CPU", "auto"))
     model.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
-                       help="auto: fp16 on GPUs, fp32 on CPU")
-    model.add_argument("--cache-dir", type=Path, help=f"text-embedding cache (default {sclip.default_cache_dir()})")
+                       help=_help("auto: CLIP and diffusion fp16, SAM2 bf16 on GPUs; fp32 on CPU; "
+                                  "any other value applies to every stage", "auto"))
+    model.add_argument("--cache-dir", type=Path, metavar="DIR", help="text-embedding cache folder (default: the user cache folder)")
     model.add_argument("--no-cache", action="store_true", help="do not read or write the text-embedding cache")
 
 
 def add_sclip_arguments(parser: argparse.ArgumentParser, with_preset: bool) -> None:
+    settings = sclip.SCLIPSettings
     stage1 = parser.add_argument_group("SCLIP (stage 1)")
     if with_preset:
         stage1.add_argument("--preset", choices=sclip.preset_names(),
-                            help="benchmark vocabulary and settings instead of --vocabulary")
-    stage1.add_argument("--short-side", type=_positive_int, help="inference short side (default 336 or the preset's)")
-    stage1.add_argument("--slide-crop", type=_positive_int, default=224)
-    stage1.add_argument("--slide-stride", type=_positive_int, default=112)
-    stage1.add_argument("--logit-scale", type=float, help="softmax temperature (default 40 or the preset's)")
-    stage1.add_argument("--prob-thd", type=_fraction, help="pixels less sure than this become class 0")
-    stage1.add_argument("--area-thd", type=_fraction, help="drop foreground classes covering at most this share")
-    stage1.add_argument("--pamr-steps", type=int, default=0, help="PAMR refinement iterations (0 = off)")
+                            help="a benchmark's classes and official settings instead of --vocabulary")
+    stage1.add_argument("--short-side", type=_positive_int, metavar="N",
+                        help=_help("short side the image is resized to", f"{default(settings, 'short_side')} "
+                                   "or the preset's"))
+    stage1.add_argument("--slide-crop", type=_positive_int, metavar="N",
+                        help=_help("sliding-window size in pixels", default(settings, "slide_crop")))
+    stage1.add_argument("--slide-stride", type=_positive_int, metavar="N",
+                        help=_help("sliding-window stride in pixels", default(settings, "slide_stride")))
+    stage1.add_argument("--logit-scale", type=_finite, metavar="X",
+                        help=_help("softmax temperature over class names", f"{default(settings, 'logit_scale'):g} "
+                                   "or the preset's"))
+    stage1.add_argument("--prob-thd", type=_finite, metavar="X",
+                        help=_help("pixels less sure than this become class 0", f"{default(settings, 'prob_thd'):g} "
+                                   "or the preset's"))
+    stage1.add_argument("--area-thd", type=_finite, metavar="X",
+                        help="drop foreground classes covering at most this share of the image (default: off "
+                             "or the preset's)")
+    stage1.add_argument("--pamr-steps", type=int, metavar="N",
+                        help=_help("PAMR refinement iterations of the logits, 0 = off", default(settings, "pamr_steps")))
     stage1.add_argument("--feature-layers", type=_layers, metavar="L,L,...",
-                        help="1-based blocks whose features are averaged (default: last block = SCLIP)")
+                        help="1-based blocks whose CSA features are averaged, e.g. 6,12,18,24 (default: the last "
+                             "block, as SCLIP)")
     if with_preset:
-        stage1.add_argument("--save-probs", action="store_true", help="write probs.npy (float16 classes x H x W)")
+        stage1.add_argument("--save-probs", action="store_true",
+                            help="write probs.npy (float16 classes x H x W)")
 
 
 def add_sam2_arguments(stage2) -> None:
-    stage2.add_argument("--sam2-model", default=refine.DEFAULT_SAM2_MODEL, choices=sorted(refine.SAM2_MODELS),
-                        help="hub id of the SAM2 release")
+    generator = refine.MaskGeneratorSettings
+    stage2.add_argument("--sam2-model", default=default(SAM2Options, "model"), choices=sorted(refine.SAM2_MODELS),
+                        help=_help("hub id of the SAM2 release", default(SAM2Options, "model")))
     stage2.add_argument("--sam2-checkpoint", metavar="FILE", help="local SAM2 checkpoint (offline use)")
     stage2.add_argument("--sam2-config", metavar="NAME",
                         help="sam2 config for --sam2-checkpoint, e.g. configs/sam2.1/sam2.1_hiera_t.yaml")
-    stage2.add_argument("--sam-points-per-side", type=_positive_int, default=32)
-    stage2.add_argument("--sam-pred-iou-thresh", type=_fraction, default=0.88)
-    stage2.add_argument("--sam-stability-thresh", type=_fraction, default=0.95)
-    stage2.add_argument("--sam-points-per-batch", type=_positive_int, help="default 64 on CPU, 256 on CUDA")
+    stage2.add_argument("--sam-points-per-side", type=_positive_int, metavar="N",
+                        help=_help("point grid of the automatic mask generator", default(generator, "points_per_side")))
     stage2.add_argument("--sam-fast", action="store_true",
-                        help="12x12 point grid instead of 32x32: several times faster on CPU, misses small parts")
+                        help=f"{generator.fast().points_per_side}x{generator.fast().points_per_side} point grid: "
+                             "several times faster on CPU, misses small parts")
+    stage2.add_argument("--sam-pred-iou-thresh", type=_finite, metavar="X",
+                        help=_help("keep masks SAM2 predicts at least this good", default(generator, "pred_iou_thresh")))
+    stage2.add_argument("--sam-stability-thresh", type=_finite, metavar="X",
+                        help=_help("keep masks at least this stable", default(generator, "stability_score_thresh")))
+    stage2.add_argument("--sam-points-per-batch", type=_positive_int, metavar="N",
+                        help="points per SAM2 batch (default: 64 on CPU, 256 on CUDA)")
+    if "sam_max_side" in generator.__dataclass_fields__:
+        stage2.add_argument("--sam-max-side", type=_positive_int, metavar="N",
+                            help=_help("SAM2 runs on a copy with at most this long side; its masks are brought "
+                                       "back to full size", default(generator, "sam_max_side")))
+
+
+def add_edit_arguments(parser: argparse.ArgumentParser) -> None:
+    settings = inpaint.InpaintSettings
+    stage3 = parser.add_argument_group("editing (stage 3)")
+    stage3.add_argument("--inpainter", choices=INPAINTERS, default=default(ModelOptions, "inpainter"),
+                        help=_help("opencv needs no weights but can only remove", default(ModelOptions, "inpainter")))
+    stage3.add_argument("--inpaint-model", metavar="ID_OR_DIR",
+                        help=_help("diffusers inpainting model: hub id or local folder", inpaint.DEFAULT_INPAINT_MODEL))
+    stage3.add_argument("--steps", type=_positive_int, metavar="N", default=default(settings, "steps"),
+                        help=_help("diffusion steps", default(settings, "steps")))
+    stage3.add_argument("--guidance", type=_finite, metavar="X", default=default(settings, "guidance"),
+                        help=_help("classifier-free guidance scale", default(settings, "guidance")))
+    stage3.add_argument("--strength", type=_finite, metavar="X",
+                        help="how much of the region is repainted (default: 1.0 for remove and replace, 0.6 for style)")
+    stage3.add_argument("--seed", type=int, metavar="N", help="random seed (default: drawn, and recorded in result.json)")
+    stage3.add_argument("--negative-prompt", metavar="TEXT",
+                        help="added to the mode's own negative prompt (see the edit prompts below)")
+    stage3.add_argument("--mask-dilate", type=int, metavar="PIXELS", default=default(settings, "mask_dilate"),
+                        help=_help("grow the edit region by this many pixels", default(settings, "mask_dilate")))
+    stage3.add_argument("--mask-blur", type=int, metavar="PIXELS", default=default(settings, "mask_blur"),
+                        help=_help("feather the region's edge over this many pixels", default(settings, "mask_blur")))
+    stage3.add_argument("--scheduler", choices=("default", "dpm++"), default="default",
+                        help=_help("dpm++ gives good results in 20-25 steps; default is the model's own", "default"))
+    stage3.add_argument("--low-vram", action="store_true", help="offload diffusion sub-models to the CPU between uses")
 
 
 def add_console_arguments(parser: argparse.ArgumentParser) -> None:
+    from . import __version__
+
     talk = parser.add_argument_group("console")
-    talk.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bars")
+    talk.add_argument("-q", "--quiet", action="store_true", help="errors only: no progress bars, no closing line")
     talk.add_argument("-v", "--verbose", action="store_true", help="one status line per image")
-    talk.add_argument("--debug", action="store_true", help="show tracebacks")
+    talk.add_argument("--debug", action="store_true", help="show tracebacks and debug messages")
+    talk.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
 
-def sclip_settings_from_args(args, preset: str | None) -> SCLIPSettings:
-    """Preset (or SCLIP default) settings with every explicitly given flag applied on top."""
-    overrides = dict(
-        short_side=args.short_side, logit_scale=args.logit_scale, prob_thd=args.prob_thd, area_thd=args.area_thd,
-        slide_crop=args.slide_crop, slide_stride=args.slide_stride, pamr_steps=args.pamr_steps,
-    )
-    if preset:
-        return preset_settings(preset, **overrides)
-    return SCLIPSettings(**{key: value for key, value in overrides.items() if value is not None})
+def _edit_prompts_help() -> str:
+    """The words the diffusion inpainter adds to --edit, so users know what the model is told."""
+    lines = ["edit prompts sent to the diffusion model (PROMPT = --prompt, EDIT = --edit):"]
+    for mode in EDIT_MODES:
+        prompts = inpaint.build_prompts(mode, "PROMPT", "EDIT")
+        lines.append(f"  {mode}: \"{prompts.prompt}\"; negative: \"{prompts.negative_prompt}\"")
+    return "\n".join(lines)
 
 
-def segmenter_from_args(args, progress: bool) -> Segmenter:
-    return Segmenter(
-        model=args.model,
-        clip_weights=args.clip_weights,
-        device=args.device,
-        precision=args.precision,
-        feature_layers=getattr(args, "feature_layers", None),
-        cache_dir=None if args.no_cache else (args.cache_dir or sclip.default_cache_dir()),
-        sam2=_sam2_options(args),
-        progress=progress,
-    )
-
-
-def build_parser(approach: str) -> argparse.ArgumentParser:
+def build_parser(approach: str, prog: str | None = None) -> argparse.ArgumentParser:
     is_sclip = approach == "sclip"
-    parser = argparse.ArgumentParser(
-        prog="main_sclip.py" if is_sclip else "main.py",
+    parser = Parser(
+        prog=prog or PROGS[approach],
+        usage=f"%(prog)s {Parser.short_usage}",
         description=(
             "Find a text prompt in images with SCLIP dense prediction refined by SAM2 masks, then "
             "optionally remove, replace or restyle it." if is_sclip else
             "Find instances of a text prompt among SAM2's masks, labelled by CLIP, then optionally "
             "remove, replace or restyle them."
         ),
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=f"{EXAMPLES[approach]}\n{_edit_prompts_help()}\n\n{EXIT_CODES_HELP}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     io_group = parser.add_argument_group("inputs and outputs")
     io_group.add_argument("--image", nargs="+", default=[], metavar="PATH",
@@ -149,15 +240,18 @@ def build_parser(approach: str) -> argparse.ArgumentParser:
     io_group.add_argument("--images-from", metavar="FILE", help="read image paths from FILE, one per line ('-' = stdin)")
     io_group.add_argument("--recursive", action="store_true", help="look for images in sub-folders too")
     io_group.add_argument("--prompt", nargs="+", action="extend", required=True, metavar="TEXT",
-                          help="object(s) to find; several prompts reuse the per-image work")
-    io_group.add_argument("--mode", choices=("segment",) + EDIT_MODES, default="segment")
+                          help="what to find; several prompts share each image's work")
+    io_group.add_argument("--mode", choices=MODES, default="segment", help=_help("what to do with the target", "segment"))
     io_group.add_argument("--edit", metavar="TEXT", help="what to paint (required for replace and style)")
     io_group.add_argument("--vocabulary", nargs="+", metavar="CLASS",
-                          help="classes to tell apart from the prompt, each may be 'name, other name'")
-    io_group.add_argument("--output", type=Path, default=Path("output_sclip" if is_sclip else "output"))
+                          help="classes to tell the prompt apart from; each may be 'name, other name' "
+                               "(default: SCLIP's 26 background names)")
+    io_group.add_argument("--output", type=Path, metavar="DIR", default=Path(OUTPUTS[approach]),
+                          help=_help("results folder", f"{OUTPUTS[approach]}/"))
     io_group.add_argument("--visualize", action="store_true", help="also write overlay pictures")
-    io_group.add_argument("--export-coco", type=Path, metavar="FILE", help="write all masks as one COCO JSON file")
-    io_group.add_argument("--skip-existing", action="store_true", help="skip images whose result.json is complete")
+    io_group.add_argument("--export-coco", type=Path, metavar="FILE", help="write every mask of the job as one COCO JSON file")
+    io_group.add_argument("--skip-existing", action="store_true",
+                          help="skip images whose complete result.json was made with the same settings")
     io_group.add_argument("--max-side", type=_positive_int, metavar="PIXELS",
                           help="process images downscaled to this long side; outputs keep the original size")
 
@@ -167,36 +261,176 @@ def build_parser(approach: str) -> argparse.ArgumentParser:
 
     stage2 = parser.add_argument_group("SAM2 (stage 2)")
     if is_sclip:
-        stage2.add_argument("--use-sam-refinement", dest="use_sam_refinement", action="store_true", default=True,
-                            help="refine the target mask with SAM2 masks by majority vote")
+        stage2.add_argument("--use-sam-refinement", dest="use_sam_refinement", action="store_true",
+                            default=default(RefineOptions, "enabled"),
+                            help="refine the target mask with SAM2 masks by majority vote (default: on)")
         stage2.add_argument("--no-sam-refinement", dest="use_sam_refinement", action="store_false",
                             help="skip stage 2 (SAM2 is then never loaded)")
-        stage2.add_argument("--min-coverage", type=_fraction, default=0.6,
-                            help="keep a SAM2 mask when this share of it lies on the target")
+        stage2.add_argument("--min-coverage", type=_finite, metavar="X", default=default(RefineOptions, "min_coverage"),
+                            help=_help("keep a SAM2 mask when this share of it lies on the target",
+                                       default(RefineOptions, "min_coverage")))
         stage2.add_argument("--refine-all-classes", action="store_true",
                             help="also relabel every SAM2 mask with its majority class in labels.png")
     else:
-        stage2.add_argument("--top-k", type=_positive_int, default=5, help="keep at most this many instances")
+        stage2.add_argument("--top-k", type=_positive_int, metavar="N", default=default(RunOptions, "top_k"),
+                            help=_help("keep at most this many instances per prompt", default(RunOptions, "top_k")))
     add_sam2_arguments(stage2)
-
-    stage3 = parser.add_argument_group("editing (stage 3)")
-    stage3.add_argument("--inpainter", choices=("diffusion", "opencv"), default="diffusion",
-                        help="opencv needs no weights but can only remove")
-    stage3.add_argument("--inpaint-model", metavar="ID_OR_DIR",
-                        help=f"diffusers inpainting model (default {inpaint.DEFAULT_INPAINT_MODEL})")
-    stage3.add_argument("--steps", type=_positive_int, default=50)
-    stage3.add_argument("--guidance", type=float, default=7.5)
-    stage3.add_argument("--strength", type=_fraction, help="default 1.0 (remove/replace), 0.6 (style)")
-    stage3.add_argument("--seed", type=int, help="fix the random seed (recorded in result.json)")
-    stage3.add_argument("--negative-prompt", metavar="TEXT")
-    stage3.add_argument("--mask-dilate", type=int, default=5, help="grow the mask by this many pixels")
-    stage3.add_argument("--mask-blur", type=int, default=8, help="feather the mask edge over this many pixels")
-    stage3.add_argument("--scheduler", choices=("default", "dpm++"), default="default",
-                        help="dpm++ gives good results in ~20-25 steps")
-    stage3.add_argument("--low-vram", action="store_true", help="offload diffusion sub-models to the CPU between uses")
-
+    add_edit_arguments(parser)
     add_console_arguments(parser)
     return parser
+
+
+# ---- from flags to settings objects --------------------------------------------------------------
+def flag_of(setting: str) -> str:
+    return FLAG_OF_SETTING.get(setting, "--" + setting.replace("_", "-"))
+
+
+@contextlib.contextmanager
+def flag_errors() -> Iterator[None]:
+    """Turn a settings object's complaint about a field into a usage error naming the flag."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        setting = getattr(exc, "setting", None)
+        if setting is None:
+            raise
+        message = first_line(exc).removeprefix(f"{setting}: ")
+        raise UsageError(f"{flag_of(setting)}: {message}") from exc
+
+
+def sclip_settings_from_args(args, preset: str | None):
+    """Preset (or SCLIP default) settings with every explicitly given flag applied on top."""
+    overrides = {
+        name: getattr(args, name) for name in (
+            "short_side", "logit_scale", "prob_thd", "area_thd", "slide_crop", "slide_stride", "pamr_steps",
+        ) if getattr(args, name) is not None
+    }
+    with flag_errors():
+        if preset:
+            return sclip.preset_settings(preset, **overrides)
+        return sclip.SCLIPSettings(**overrides)
+
+
+def sam2_options_from_args(args) -> SAM2Options:
+    generator = refine.MaskGeneratorSettings
+    values = {
+        "points_per_side": generator.fast().points_per_side if args.sam_fast else args.sam_points_per_side,
+        "pred_iou_thresh": args.sam_pred_iou_thresh,
+        "stability_score_thresh": args.sam_stability_thresh,
+        "points_per_batch": args.sam_points_per_batch,
+        "sam_max_side": getattr(args, "sam_max_side", None),
+    }
+    with flag_errors():
+        settings = generator(**{key: value for key, value in values.items() if value is not None})
+    return SAM2Options(args.sam2_model, args.sam2_checkpoint, args.sam2_config, settings)
+
+
+def model_options_from_args(args) -> ModelOptions:
+    layers = getattr(args, "feature_layers", None)
+    if layers is not None:
+        with flag_errors():
+            sclip.check_feature_layers(args.model if not args.clip_weights else None, layers)
+    return ModelOptions(
+        model=args.model,
+        clip_weights=args.clip_weights,
+        device=args.device,
+        precision=args.precision,
+        feature_layers=tuple(layers) if layers else None,
+        cache_dir=None if args.cache_dir is None else str(args.cache_dir),
+        no_cache=args.no_cache,
+        sam2=sam2_options_from_args(args),
+        inpainter=getattr(args, "inpainter", "diffusion"),
+        inpaint_model=getattr(args, "inpaint_model", None),
+    )
+
+
+def run_options_from_args(args, approach: str) -> RunOptions:
+    """Every check that needs no image and no model, as usage errors naming the flag."""
+    prompts = tuple(prompt.strip() for prompt in args.prompt)
+    if any(not prompt for prompt in prompts):
+        raise UsageError("--prompt is empty; name the object to find, e.g. --prompt car")
+    if args.mode in ("replace", "style") and not (args.edit and args.edit.strip()):
+        raise UsageError(f"--mode {args.mode} needs --edit TEXT describing what to paint")
+    if args.inpainter == "opencv" and args.mode in ("replace", "style"):
+        raise UsageError(f"--inpainter opencv can only remove; use --inpainter diffusion for --mode {args.mode}")
+    if args.sam2_config and not args.sam2_checkpoint:
+        raise UsageError("--sam2-config only applies together with --sam2-checkpoint FILE")
+    preset = getattr(args, "preset", None)
+    if preset and args.vocabulary:
+        raise UsageError("--preset and --vocabulary both define the classes; pass only one")
+    if args.export_coco is not None and args.export_coco.is_dir():
+        raise UsageError(f"--export-coco {args.export_coco} is a folder; give a file name such as run.json")
+    inpaint_settings = None
+    if args.mode != "segment":
+        with flag_errors():
+            inpaint_settings = inpaint.InpaintSettings(
+                steps=args.steps, guidance=args.guidance, strength=args.strength, seed=args.seed,
+                negative_prompt=args.negative_prompt, mask_dilate=args.mask_dilate, mask_blur=args.mask_blur,
+                scheduler=None if args.scheduler == "default" else args.scheduler, low_vram=args.low_vram,
+            )
+            if args.inpainter == "diffusion":
+                inpaint_settings.check_mode(args.mode)
+    with flag_errors():
+        refine_options = RefineOptions(
+            enabled=getattr(args, "use_sam_refinement", False),
+            min_coverage=getattr(args, "min_coverage", default(RefineOptions, "min_coverage")),
+            all_classes=getattr(args, "refine_all_classes", False),
+        )
+    options = RunOptions(
+        approach=approach,
+        prompts=prompts,
+        mode=args.mode,
+        edit=args.edit,
+        vocabulary=tuple(args.vocabulary) if args.vocabulary else None,
+        preset=preset,
+        sclip=sclip_settings_from_args(args, preset) if approach == "sclip" else None,
+        refine=refine_options if approach == "sclip" else RefineOptions(enabled=False),
+        top_k=getattr(args, "top_k", default(RunOptions, "top_k")),
+        inpaint=inpaint_settings,
+        outputs=OutputOptions(
+            visualize=args.visualize,
+            save_probs=getattr(args, "save_probs", False),
+            export_coco=args.export_coco,
+            skip_existing=args.skip_existing,
+            max_side=args.max_side,
+        ),
+    )
+    with flag_errors():
+        # bad class lines fail here, before any model loads
+        sclip.build_vocabulary(options.prompts, options.vocabulary, options.preset)
+    return options
+
+
+def segmenter_from_options(models: ModelOptions, progress: bool):
+    from .api import Segmenter
+
+    return Segmenter(
+        model=models.model,
+        clip_weights=models.clip_weights,
+        device=models.device,
+        precision=models.precision,
+        feature_layers=models.feature_layers,
+        cache_dir=None if models.no_cache else (models.cache_dir or sclip.default_cache_dir()),
+        sam2=models.sam2,
+        progress=progress,
+    )
+
+
+def segmenter_from_args(args, progress: bool):
+    return segmenter_from_options(model_options_from_args(args), progress)
+
+
+# ---- console -------------------------------------------------------------------------------------
+class _TqdmHandler(logging.StreamHandler):
+    """Log lines that do not break a progress bar: tqdm prints them above it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
 
 
 @contextlib.contextmanager
@@ -206,7 +440,7 @@ def console_logging(args) -> Iterator[None]:
     Restoring matters because ``main(argv)`` is also called in-process (tests, scripts): a run must not
     leave handlers bound to a stream that has since been closed or swapped.
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _TqdmHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s" if args.debug else "%(message)s"))
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
     loggers = [logging.getLogger(name) for name in PACKAGES]
@@ -224,133 +458,141 @@ def console_logging(args) -> Iterator[None]:
             each.propagate = propagate
 
 
-def _validate(args, approach: str) -> None:
-    if any(not prompt.strip() for prompt in args.prompt):
-        raise UsageError("--prompt is empty; name the object to find, e.g. --prompt car")
-    if args.mode in ("replace", "style") and not (args.edit and args.edit.strip()):
-        raise UsageError(f"--mode {args.mode} needs --edit TEXT describing what to paint")
-    if args.inpainter == "opencv" and args.mode in ("replace", "style"):
-        raise UsageError(f"--inpainter opencv can only remove; use --inpainter diffusion for --mode {args.mode}")
-    if args.sam2_config and not args.sam2_checkpoint:
-        raise UsageError("--sam2-config only applies together with --sam2-checkpoint FILE")
-    if approach == "sclip" and args.preset and args.vocabulary:
-        raise UsageError("--preset and --vocabulary both define the classes; pass only one")
-    if approach == "sclip" and args.pamr_steps < 0:
-        raise UsageError("--pamr-steps must be 0 or more")
-    if not args.image and not args.images_from:
-        raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
-    if args.export_coco is not None and args.export_coco.is_dir():
-        raise UsageError(f"--export-coco {args.export_coco} is a folder; give a file name such as run.json")
-    resolve_dtype(args.precision, resolve_device(args.device))  # before any folder is created
+def check_output_dir(path: Path, option: str = "--output") -> None:
+    """Fail now if ``path`` could not be created or written to, without creating it yet.
+
+    The folder itself is made once the models have loaded, so a run that fails before any image
+    leaves nothing behind.
+    """
+    blocker = next((part for part in (path, *path.parents) if part.exists() and not part.is_dir()), None)
+    if blocker is not None:
+        raise UsageError(f"output path {path}: {blocker} is a file, not a folder; choose another with {option}")
+    existing = next(part for part in (path, *path.parents) if part.exists())
+    try:
+        # os.access says yes to root even on read-only mounts; a real write is the only honest test
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as exc:
+        raise UsageError(
+            f"output folder {path} cannot be created or written to ({exc.strerror}); choose another with {option}"
+        ) from exc
 
 
-def _options(args, approach: str) -> RunOptions:
-    settings_record = {
-        key: (str(value) if isinstance(value, Path) else value)
-        for key, value in vars(args).items()
-        if key not in ("quiet", "verbose", "debug", "image", "images_from")
-    }
-    options = RunOptions(
-        approach=approach,
-        prompts=[prompt.strip() for prompt in args.prompt],
-        mode=args.mode,
-        edit=args.edit,
-        vocabulary=args.vocabulary,
-        visualize=args.visualize,
-        export_coco=args.export_coco,
-        skip_existing=args.skip_existing,
-        max_side=args.max_side,
-        inpainter=args.inpainter,
-        inpaint_model=args.inpaint_model,
-        settings_record=settings_record,
-    )
-    if args.mode != "segment":
-        options.inpaint_settings = inpaint.InpaintSettings(
-            steps=args.steps, guidance=args.guidance, strength=args.strength, seed=args.seed,
-            negative_prompt=args.negative_prompt, mask_dilate=args.mask_dilate, mask_blur=args.mask_blur,
-            scheduler=None if args.scheduler == "default" else args.scheduler, low_vram=args.low_vram,
-        )
-    if approach == "sclip":
-        options.sclip_settings = sclip_settings_from_args(args, args.preset)
-        options.preset = args.preset
-        options.refine = args.use_sam_refinement
-        options.min_coverage = args.min_coverage
-        options.refine_all_classes = args.refine_all_classes
-        options.save_probs = args.save_probs
-        settings_record["sclip"] = options.sclip_settings.to_json()
-    else:
-        options.top_k = args.top_k
-    return options
-
-
-def _sam2_options(args) -> SAM2Options:
-    points = refine.MaskGeneratorSettings.fast().points_per_side if args.sam_fast else args.sam_points_per_side
-    generator = refine.MaskGeneratorSettings(
-        points_per_side=points,
-        pred_iou_thresh=args.sam_pred_iou_thresh,
-        stability_score_thresh=args.sam_stability_thresh,
-        points_per_batch=args.sam_points_per_batch,
-    )
-    return SAM2Options(args.sam2_model, args.sam2_checkpoint, args.sam2_config, generator)
-
-
-def main(argv: Sequence[str] | None = None, approach: str = "sclip") -> int:
-    args = build_parser(approach).parse_args(argv)
+# ---- running -------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None, approach: str = "sclip", prog: str | None = None) -> int:
+    parser = build_parser(approach, prog)
+    args = parser.parse_args(argv)
     with console_logging(args):
         return run_guarded(args, lambda: _run(args, approach))
 
 
+def main_sclip(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Console script ``sclip-segment`` (and ``main_sclip.py``)."""
+    return main(argv, "sclip", prog)
+
+
+def main_proposals(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Console script ``sam2clip-segment`` (and ``main.py``)."""
+    return main(argv, "proposals", prog)
+
+
 def _run(args, approach: str) -> int:
-    _validate(args, approach)
+    from . import files
+    from .devices import Precision, resolve_device
+    from .images import collect_inputs, read_list_file
+    from .runner import Runner, not_found_prompts
+
+    options = run_options_from_args(args, approach)
+    models = model_options_from_args(args)
+    if not args.image and not args.images_from:
+        raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
+    Precision.resolve(args.precision, resolve_device(args.device))
     specs = list(args.image) + (read_list_file(args.images_from) if args.images_from else [])
     inputs = collect_inputs(specs, recursive=args.recursive)
+    check_output_dir(args.output)
+    if args.export_coco is not None:
+        check_output_dir(args.export_coco.parent, option="--export-coco")
+
+    progress = not args.quiet and sys.stderr.isatty()
+    segmenter = segmenter_from_options(models, progress)
+    # Load every model the run needs before the first image, so a missing one fails at once.
+    if options.needs_sam2:
+        segmenter.mask_source
+    if options.mode != "segment":
+        inpainter = segmenter.inpainter(models.inpainter, models.inpaint_model, options.inpaint.scheduler,
+                                        options.inpaint.low_vram)
+        if options.mode not in inpainter.supported_modes:
+            raise UsageError(f"--inpainter {models.inpainter} cannot {options.mode}")
     output = files.prepare_output_dir(args.output)
     if args.export_coco is not None:
         files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
-    options = _options(args, approach)
-    build_vocabulary(options.prompts, options.vocabulary, options.preset)  # fail on bad classes before loading
-    progress = not args.quiet and sys.stderr.isatty()
-    segmenter = segmenter_from_args(args, progress)
-    # Load every model the run needs before the first image, so a missing one fails at once.
-    if approach == "proposals" or options.refine or options.refine_all_classes:
-        segmenter.mask_source
-    if args.mode != "segment":
-        inpainter = segmenter.inpainter(args.inpainter, args.inpaint_model, options.inpaint_settings.scheduler,
-                                        args.low_vram)
-        if args.mode not in inpainter.supported_modes:
-            raise UsageError(f"--inpainter {args.inpainter} cannot {args.mode}")
-    summary = Runner(segmenter, options, output, progress, args.verbose).run(inputs)
-    if not args.quiet and (len(inputs) > 1 or args.verbose):
-        print(summary.line())
+    summary = Runner(segmenter, options, output, progress, args.verbose, models).run(inputs)
+    missing = not_found_prompts(summary.outcomes)
+    if missing:
+        logger.warning("not found: %s; %s", ", ".join(repr(p) for p in missing), _not_found_advice(options))
+    if not args.quiet:
+        print(closing_line(summary, output))
     return summary.exit_code
+
+
+def _not_found_advice(options: RunOptions) -> str:
+    words = "try other words for the prompt, and check that the object is really in the image"
+    if options.preset:
+        return words
+    return f"add related classes so CLIP can tell them apart (e.g. --vocabulary car road building sky), {words}"
+
+
+def closing_line(summary, output: Path) -> str:
+    """Where the results went and, for one image, what was found."""
+    if len(summary.outcomes) != 1:
+        return f"{summary.line()}; results in {output}"
+    outcome = summary.outcomes[0]
+    if outcome.status in ("failed", "skipped"):
+        return f"{outcome.image}: {outcome.status}{f' ({outcome.message})' if outcome.message else ''}"
+    found = "; ".join(
+        f"'{t.prompt}' found: {t.pixels:,} pixels ({100 * t.share:.1f} % of the image)" if t.found
+        else f"'{t.prompt}' not found"
+        for t in outcome.targets
+    )
+    return f"{found}; results in {outcome.output}"
 
 
 def run_guarded(args, body: Callable[[], int]) -> int:
     """Run a CLI body, turning every expected failure into one line on stderr and its exit code."""
     try:
         return body()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("interrupted; finished images are complete, rerun with --skip-existing to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (UsageError, NotADirectoryError, PermissionError) as exc:
-        report_error(args, exc)
-        return EXIT_USAGE
-    except MODEL_ERRORS as exc:
-        report_error(args, exc)
-        return EXIT_FAILED
-    except torch.cuda.OutOfMemoryError as exc:
-        report_error(args, exc, "CUDA out of memory while loading models; try --model ViT-B-16, --low-vram or --device cpu")
-        return EXIT_FAILED
-    except ValueError as exc:  # remaining bad values (unknown model name, bad vocabulary line, ...)
-        report_error(args, exc)
-        return EXIT_USAGE
-    except (OSError, RuntimeError) as exc:
-        report_error(args, exc)
-        return EXIT_FAILED
+        return getattr(exc, "exit_code", EXIT_INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns failures into exit codes
+        code = exit_code_of(exc)
+        if code is None and _is_out_of_memory(exc):
+            report_error(args, exc, "CUDA out of memory while loading models; try --model ViT-B-16, --low-vram or "
+                                    "--device cpu")
+            return EXIT_FAILED
+        if code is None:
+            report_error(args, exc, f"unexpected {type(exc).__name__}: {first_line(exc)} (rerun with --debug for "
+                                    "the traceback)")
+            return EXIT_FAILED
+        report_error(args, exc, _with_weights_hint(exc))
+        return code
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
+
+
+def _with_weights_hint(exc: BaseException) -> str:
+    """A stage's weights error, with the flag that gives local weights (stages know no flags)."""
+    message = first_line(exc)
+    if getattr(exc, "model", None) is None or exit_code_of(exc) != EXIT_FAILED:
+        return message
+    package = type(exc).__module__.split(".")[0]
+    flag = WEIGHTS_FLAGS.get(package)
+    return f"{message}; for local weights pass {flag}" if flag else message
 
 
 def report_error(args, exc: BaseException, message: str | None = None) -> None:
     if args.debug:
         traceback.print_exception(exc)
-    message = message or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {message or first_line(exc)}", file=sys.stderr)
