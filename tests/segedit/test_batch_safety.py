@@ -4,6 +4,8 @@ import math
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -138,11 +140,16 @@ def test_json_is_strict_with_non_finite_numbers_as_null(tmp_path):
                                 "ok": 3, "path": "a/b"}
 
 
-def test_atomic_writes_leave_the_process_umask_alone(tmp_path, monkeypatch):
-    def no_umask(mask):
-        raise AssertionError("os.umask changes the mask of every thread of the process")
-
-    monkeypatch.setattr(os, "umask", no_umask)
-    files.save_text("a\n", tmp_path / "first.txt")
-    files.save_npy(np.zeros(2), tmp_path / "second.npy")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["first.txt", "second.npy"]
+def test_atomic_writes_leave_the_process_umask_alone(tmp_path):
+    # a fresh interpreter, so that nothing has read the umask before
+    script = (
+        "import importlib.util, os, sys\n"
+        f"spec = importlib.util.spec_from_file_location('files', {files.__file__!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "def no_umask(mask): raise AssertionError('os.umask changes the mask of every thread')\n"
+        "os.umask = no_umask\n"
+        f"module.save_text('a', {str(tmp_path / 'first.txt')!r})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "first.txt").read_text() == "a"
