@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import huggingface_hub
@@ -37,12 +38,16 @@ def closed_port() -> int:
 
 def test_unreachable_hub_switches_to_the_cache_within_two_seconds(online_environment):
     online_environment.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    # diffusers keeps its own copies of the switch, taken when it was imported
+    copy = types.ModuleType("diffusers.utils.hub_copy")
+    copy.HF_HUB_OFFLINE = False
+    online_environment.setitem(sys.modules, copy.__name__, copy)
     started = time.perf_counter()
     status = hub.prepare_hub(timeout=1.5)
     assert time.perf_counter() - started < 2
     assert status.offline and not status.by_choice and "unreachable" in status.reason
     assert os.environ["HF_HUB_OFFLINE"] == "1"
-    assert constants.HF_HUB_OFFLINE is True and huggingface_hub.is_offline_mode()
+    assert constants.HF_HUB_OFFLINE is True and huggingface_hub.is_offline_mode() and copy.HF_HUB_OFFLINE is True
     assert status.cache == Path(constants.HF_HUB_CACHE)
 
 
