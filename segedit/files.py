@@ -2,26 +2,40 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
+import math
 import os
+import secrets
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
 from PIL import Image
 
 
+# O_EXCL: never write into a file someone else made; 0o666: the umask applies as for any new file.
+_TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Yield a binary file beside ``path`` that replaces ``path`` only if the block succeeds.
+
+    The temporary file is hidden and named .NAME.XXXXXXXX.part; outputs.remove_partial_files
+    clears those a killed run leaves behind.
+    """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
+    while True:
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            fd = os.open(temporary, _TEMPORARY_FLAGS, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
-        yield Path(temporary)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes owner-only files; outputs are ordinary files
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -29,17 +43,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-@functools.lru_cache(maxsize=None)
-def _umask() -> int:
-    current = os.umask(0)  # the only portable way to read it is to set it, so put it straight back
-    os.umask(current)
-    return current
-
-
 def save_image(image: np.ndarray | Image.Image, path: str | os.PathLike) -> None:
     picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    with atomic_path(path) as temporary:
-        picture.save(temporary, format="PNG")
+    with atomic_open(path) as handle:
+        picture.save(handle, format="PNG")
 
 
 def save_mask(mask: np.ndarray, path: str | os.PathLike) -> None:
@@ -47,7 +54,9 @@ def save_mask(mask: np.ndarray, path: str | os.PathLike) -> None:
 
 
 def save_json(data, path: str | os.PathLike) -> None:
-    save_text(json.dumps(data, indent=2, default=_json_default) + "\n", path)
+    """Strict JSON: NaN and infinities, which JSON does not have, are written as null."""
+    text = json.dumps(_finite(data), indent=2, allow_nan=False)
+    save_text(text + "\n", path)
 
 
 def save_text(text: str, path: str | os.PathLike) -> None:
@@ -55,24 +64,28 @@ def save_text(text: str, path: str | os.PathLike) -> None:
 
 
 def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(data)
+    with atomic_open(path) as handle:
+        handle.write(data)
 
 
 def save_npy(array: np.ndarray, path: str | os.PathLike) -> None:
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as handle:
-            np.save(handle, array)
+    with atomic_open(path) as handle:
+        np.save(handle, array)
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+def _finite(value):
+    """``value`` with numpy scalars, arrays and paths as plain JSON values and non-finite floats as None."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return _finite(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return value
 
 
 def prepare_output_dir(path: str | os.PathLike, option: str = "--output") -> Path:

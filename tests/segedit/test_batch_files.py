@@ -13,8 +13,7 @@ from segedit import files
 def interrupted_png_save(monkeypatch):
     """PIL writes part of the PNG, then Ctrl-C arrives."""
     def save(self, target, *args, **kwargs):
-        with open(target, "wb") as handle:
-            handle.write(b"\x89PNG\r\n\x1a\n half of it")
+        target.write(b"\x89PNG\r\n\x1a\n half of it")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Image.Image, "save", save)
@@ -26,15 +25,12 @@ def test_interrupted_image_write_leaves_no_file(tmp_path, interrupted_png_save):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interrupted_rewrite_keeps_the_previous_file(tmp_path, monkeypatch):
+def test_interrupted_rewrite_keeps_the_previous_file(tmp_path):
     files.save_json({"complete": True}, tmp_path / "result.json")
-
-    def failing_write(self, data):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(type(tmp_path), "write_bytes", failing_write)
     with pytest.raises(OSError, match="No space left"):
-        files.save_json({"complete": False}, tmp_path / "result.json")
+        with files.atomic_open(tmp_path / "result.json") as handle:
+            handle.write(b'{"complete": fa')
+            raise OSError(28, "No space left on device")
     assert json.loads((tmp_path / "result.json").read_text()) == {"complete": True}
     assert [path.name for path in tmp_path.iterdir()] == ["result.json"]
 

@@ -3,18 +3,12 @@ import io
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
+from segedit_files import write_image
 
 from segedit.errors import UsageError
 from segedit.images import collect_inputs, read_list_file
-
-
-def write_image(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((8, 8, 3), 128, dtype=np.uint8)).save(path)
-    return path
 
 
 @pytest.fixture
