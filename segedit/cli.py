@@ -20,7 +20,7 @@ import inpaint
 import refine
 import sclip
 
-from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, UsageError, exit_code_of, first_line
+from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, ToolError, UsageError, exit_code_of, first_line
 from .options import (
     EDIT_MODES,
     INPAINTERS,
@@ -479,9 +479,11 @@ def check_output_dir(path: Path, option: str = "--output") -> None:
 
 # ---- running -------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None, approach: str = "sclip", prog: str | None = None) -> int:
+    from .signals import terminate_as_interrupt
+
     parser = build_parser(approach, prog)
     args = parser.parse_args(argv)
-    with console_logging(args):
+    with console_logging(args), terminate_as_interrupt():
         return run_guarded(args, lambda: _run(args, approach))
 
 
@@ -498,7 +500,9 @@ def main_proposals(argv: Sequence[str] | None = None, prog: str | None = None) -
 def _run(args, approach: str) -> int:
     from . import files
     from .devices import Precision, resolve_device
+    from .hub import prepare_hub, quiet_hub
     from .images import collect_inputs, read_list_file
+    from .outputs import OutputLock, remove_partial_files
     from .runner import Runner, not_found_prompts
 
     options = run_options_from_args(args, approach)
@@ -506,15 +510,38 @@ def _run(args, approach: str) -> int:
     if not args.image and not args.images_from:
         raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
     Precision.resolve(args.precision, resolve_device(args.device))
-    specs = list(args.image) + (read_list_file(args.images_from) if args.images_from else [])
-    inputs = collect_inputs(specs, recursive=args.recursive)
+    listed = read_list_file(args.images_from) if args.images_from else []
+    inputs = collect_inputs(args.image, recursive=args.recursive, listed=listed, exclude=[args.output])
     check_output_dir(args.output)
     if args.export_coco is not None:
         check_output_dir(args.export_coco.parent, option="--export-coco")
 
     progress = not args.quiet and sys.stderr.isatty()
+    hub = prepare_hub()
+    try:
+        with quiet_hub():
+            segmenter = _load_models(models, options, progress)
+    except Exception as exc:
+        if exit_code_of(exc) == EXIT_FAILED and getattr(exc, "model", None) is not None:
+            raise WeightsError(exc, hub) from exc
+        raise
+    output = files.prepare_output_dir(args.output)
+    if args.export_coco is not None:
+        files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
+    with OutputLock(output):
+        remove_partial_files(output)
+        summary = Runner(segmenter, options, output, progress, args.verbose, models).run(inputs)
+    missing = not_found_prompts(summary.outcomes)
+    if missing:
+        logger.warning("not found: %s; %s", ", ".join(repr(p) for p in missing), _not_found_advice(options))
+    if not args.quiet:
+        print(closing_line(summary, output))
+    return summary.exit_code
+
+
+def _load_models(models: ModelOptions, options: RunOptions, progress: bool):
+    """Every model the run needs, before the first image, so a missing one fails at once."""
     segmenter = segmenter_from_options(models, progress)
-    # Load every model the run needs before the first image, so a missing one fails at once.
     if options.needs_sam2:
         segmenter.mask_source
     if options.mode != "segment":
@@ -522,16 +549,20 @@ def _run(args, approach: str) -> int:
                                         options.inpaint.low_vram)
         if options.mode not in inpainter.supported_modes:
             raise UsageError(f"--inpainter {models.inpainter} cannot {options.mode}")
-    output = files.prepare_output_dir(args.output)
-    if args.export_coco is not None:
-        files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
-    summary = Runner(segmenter, options, output, progress, args.verbose, models).run(inputs)
-    missing = not_found_prompts(summary.outcomes)
-    if missing:
-        logger.warning("not found: %s; %s", ", ".join(repr(p) for p in missing), _not_found_advice(options))
-    if not args.quiet:
-        print(closing_line(summary, output))
-    return summary.exit_code
+    return segmenter
+
+
+class WeightsError(ToolError):
+    """A stage's weights error with the advice only the CLI can give: the flag and the hub cache."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, cause: BaseException, hub):
+        from .hub import weights_hint
+
+        package = type(cause).__module__.split(".")[0]
+        flag = WEIGHTS_FLAGS.get(package, "a local weights flag")
+        super().__init__(f"{first_line(cause)}; {weights_hint(hub, flag)}")
 
 
 def _not_found_advice(options: RunOptions) -> str:
@@ -573,23 +604,13 @@ def run_guarded(args, body: Callable[[], int]) -> int:
             report_error(args, exc, f"unexpected {type(exc).__name__}: {first_line(exc)} (rerun with --debug for "
                                     "the traceback)")
             return EXIT_FAILED
-        report_error(args, exc, _with_weights_hint(exc))
+        report_error(args, exc)
         return code
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
-
-
-def _with_weights_hint(exc: BaseException) -> str:
-    """A stage's weights error, with the flag that gives local weights (stages know no flags)."""
-    message = first_line(exc)
-    if getattr(exc, "model", None) is None or exit_code_of(exc) != EXIT_FAILED:
-        return message
-    package = type(exc).__module__.split(".")[0]
-    flag = WEIGHTS_FLAGS.get(package)
-    return f"{message}; for local weights pass {flag}" if flag else message
 
 
 def report_error(args, exc: BaseException, message: str | None = None) -> None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -32,13 +31,8 @@ class InputImage:
 
 @dataclass
 class LoadedImage:
-    rgb: np.ndarray  # (h, w, 3) uint8 as processed (downscaled when --max-side asks)
-    original: np.ndarray  # (H, W, 3) uint8 after EXIF orientation; results are written at this size
+    rgb: np.ndarray  # (H, W, 3) uint8 after EXIF orientation
     notes: list[str]  # conversions applied, for result.json
-
-    @property
-    def original_size(self) -> tuple[int, int]:
-        return self.original.shape[:2]
 
 
 class _Walk:
@@ -273,7 +267,7 @@ def _to_rgb(picture: Image.Image, notes: list[str]) -> np.ndarray:
     return np.array(picture.convert("RGB"), dtype=np.uint8)  # a writable copy: torch warns on read-only arrays
 
 
-def load_image(path: str | os.PathLike, max_side: int | None = None) -> LoadedImage:
+def load_image(path: str | os.PathLike) -> LoadedImage:
     """RGB uint8 with EXIF orientation applied; raise ImageError with one line if unreadable."""
     path = Path(path)
     notes: list[str] = []
@@ -304,15 +298,7 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> LoadedIm
         # PIL reports truncated or corrupt data as OSError/SyntaxError/ValueError
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"{path}: not a readable image ({reason})") from exc
-    original = np.ascontiguousarray(rgb)
-    original_size = rgb.shape[:2]
-    if max_side is not None and max(original_size) > max_side:
-        scale = max_side / max(original_size)
-        new_w = max(1, round(original_size[1] * scale))
-        new_h = max(1, round(original_size[0] * scale))
-        rgb = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_AREA)
-        notes.append(f"processed at {new_w}x{new_h} (--max-side {max_side})")
-    return LoadedImage(rgb=np.ascontiguousarray(rgb), original=original, notes=notes)
+    return LoadedImage(rgb=np.ascontiguousarray(rgb), notes=notes)
 
 
 def as_rgb_array(image) -> np.ndarray:
@@ -331,13 +317,3 @@ def as_rgb_array(image) -> np.ndarray:
     if array.shape[2] == 4:  # RGBA: composite on white, as files with alpha are
         return _to_rgb(Image.fromarray(array), [])
     return np.ascontiguousarray(array)
-
-
-def upscale_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a label map or mask back to (H, W)."""
-    if labels.shape[:2] == tuple(size):
-        return labels
-    dtype = labels.dtype
-    source = labels.astype(np.int32) if dtype == bool else labels
-    resized = cv2.resize(source, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    return resized.astype(dtype)

@@ -5,14 +5,20 @@ import cv2
 import numpy as np
 
 
+def scaled_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
+    """(h, w) with the long side at most ``max_side``, the aspect ratio kept, no side below 1."""
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    scale = max_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def downscale(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
     """A copy whose long side is at most ``max_side`` (area interpolation), or the image itself."""
-    height, width = rgb.shape[:2]
-    if max_side is None or max(height, width) <= max_side:
+    height, width = scaled_size(*rgb.shape[:2], max_side)
+    if (height, width) == rgb.shape[:2]:
         return rgb
-    scale = max_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    return np.ascontiguousarray(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA))
 
 
 def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:

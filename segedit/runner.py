@@ -21,6 +21,8 @@ from . import files
 from .errors import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, ImageError, first_line
 from .images import InputImage, load_image
 from .options import ModelOptions, RunOptions
+from .outputs import remove_partial_files, remove_stale_outputs
+from .resize import scaled_size
 from .writer import ResultWriter
 
 logger = logging.getLogger(__name__)
@@ -185,6 +187,9 @@ class Runner:
     def process(self, item: InputImage) -> ImageOutcome:
         out_dir = self.folder_of(item)
         outcome = ImageOutcome(str(item.path), str(out_dir), "ok")
+        if item.error is not None:
+            outcome.status, outcome.message = "failed", item.error
+            return outcome
         fingerprint = self.fingerprint(item)
         earlier = read_record(out_dir) if self.options.outputs.skip_existing else None
         if earlier is not None:
@@ -216,6 +221,9 @@ class Runner:
         files.prepare_output_dir(out_dir)
         # a complete result.json left by an earlier run must not vouch for files this run replaces
         (out_dir / RESULT).unlink(missing_ok=True)
+        # nor may its other files (another prompt's folder, probs.npy of an earlier --save-probs) stay beside
+        remove_partial_files(out_dir)
+        remove_stale_outputs(out_dir, keep=set())
         result = self.analyse(loaded.rgb, key=str(item.path))
         edits = {}
         if options.mode != "segment":
@@ -227,8 +235,9 @@ class Runner:
         height, width = loaded.rgb.shape[:2]
         notes = list(loaded.notes)
         max_side = options.outputs.max_side
-        if max_side is not None and max(height, width) > max_side:
-            notes.append(f"processed with its long side at {max_side} pixels; outputs at the original size")
+        if scaled_size(height, width, max_side) != (height, width):
+            small_height, small_width = scaled_size(height, width, max_side)
+            notes.append(f"processed at {small_width}x{small_height} (--max-side {max_side})")
         stages = ["clip"] + (["sam2"] if "sam2" in result.timings else []) + (["inpaint"] if edits else [])
         record = {
             "complete": False,

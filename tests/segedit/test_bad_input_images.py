@@ -10,6 +10,7 @@ from segedit_files import png_header_only
 from segedit import images
 from segedit.errors import ImageError
 from segedit.images import load_image
+from segedit.resize import downscale, scaled_size
 
 
 @pytest.fixture
@@ -129,7 +130,6 @@ def test_exif_orientation_is_applied(tmp_path, quadrants):
     upright = np.rot90(quadrants, k=-1)
     assert loaded.rgb.shape == upright.shape == (60, 40, 3)
     assert np.abs(loaded.rgb[5:25, 5:15].astype(int) - upright[5:25, 5:15]).max() < 25
-    assert np.array_equal(loaded.original, loaded.rgb)
     assert loaded.notes == ["EXIF orientation applied"]
 
 
@@ -155,10 +155,8 @@ def test_pil_warning_threshold_is_not_a_second_limit(tmp_path, monkeypatch):
     assert load_image(tmp_path / "between.png").rgb.shape == (30, 50, 3)
 
 
-def test_max_side_downscales_the_processed_copy_only(tmp_path, quadrants):
-    Image.fromarray(quadrants).save(tmp_path / "big.png")
-    loaded = load_image(tmp_path / "big.png", max_side=30)
-    assert loaded.rgb.shape == (20, 30, 3)
-    assert np.array_equal(loaded.original, quadrants) and loaded.original_size == (40, 60)
-    assert loaded.notes == ["processed at 30x20 (--max-side 30)"]
-    assert load_image(tmp_path / "big.png", max_side=60).rgb.shape == quadrants.shape
+def test_max_side_downscales_a_copy_keeping_the_aspect_ratio(quadrants):
+    small = downscale(quadrants, 30)
+    assert small.shape == (20, 30, 3) and small is not quadrants
+    assert tuple(small[5, 5]) == tuple(quadrants[10, 10])  # area interpolation keeps flat quadrants' colours
+    assert downscale(quadrants, 60) is quadrants and scaled_size(5000, 1, 100) == (100, 1)

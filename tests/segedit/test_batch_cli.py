@@ -68,7 +68,7 @@ def test_folder_batch_recursive_with_one_bad_file(tmp_path, crops, model_flags, 
     assert len(clip_loads) == 1
     for name, pixels in zip(("a", "b", "sub/c", "sub/deeper/d"), crops):
         record = result(out / name)
-        assert record["complete"] is True and record["target"]["found"] is True
+        assert record["complete"] is True and record["targets"][0]["found"] is True
         mask = np.asarray(Image.open(out / name / "mask.png"))
         assert mask.shape == pixels.shape[:2] and (mask == 255).all()
     assert not (out / "sub" / "broken").exists()
@@ -140,7 +140,7 @@ def test_targets_not_found_exit_3_and_are_counted(tmp_path, crops, model_flags):
     assert code == 3
     summary = json.loads((out / "summary.json").read_text())
     assert summary["exit_code"] == 3 and [row["status"] for row in summary["images"]] == ["not_found"] * 2
-    assert result(out / "0")["complete"] is True and result(out / "0")["target"]["found"] is False
+    assert result(out / "0")["complete"] is True and result(out / "0")["targets"][0]["found"] is False
 
     # a resumed run answers like the original one: skipped images keep their recorded "not found"
     again = main_sclip.main(["--image", *inputs, "--prompt", "person", "--prob-thd", "1.0", "--output", str(out),

@@ -29,7 +29,7 @@ def test_diffusion_modes(segment_args, tiny_inpaint_model, tmp_path, mode, edit)
     edited = np.asarray(Image.open(out / "edited.png"))
     assert edited.shape == original.shape
     assert (out / "comparison.png").is_file()
-    record = json.loads((out / "result.json").read_text())["target"]["edit"]
+    record = json.loads((out / "result.json").read_text())["targets"][0]["edit"]
     assert record["mode"] == mode and record["seed"] == 3 and record["steps"] == 2
     if mode == "remove":
         assert "person" in record["negative_prompt"]

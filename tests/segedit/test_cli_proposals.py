@@ -44,8 +44,8 @@ def test_proposals_write_every_file(run_args, tmp_path, photo):
     mask = np.asarray(Image.open(out / "mask.png")) == 255
     assert np.array_equal(mask, union)
     result = json.loads((out / "result.json").read_text())
-    assert result["approach"] == "proposals" and result["target"]["instances"] == len(instances)
-    assert result["target"]["proposals"] >= len(instances)
+    assert result["approach"] == "proposals" and result["targets"][0]["instances"] == len(instances)
+    assert result["targets"][0]["proposals"] >= len(instances)
 
 
 def test_proposals_opencv_remove(run_args, tmp_path, photo):
@@ -57,4 +57,4 @@ def test_proposals_opencv_remove(run_args, tmp_path, photo):
     assert edited.shape == photo.shape
     assert (out / "comparison.png").is_file()
     result = json.loads((out / "result.json").read_text())
-    assert result["target"]["edit"]["mode"] == "remove"
+    assert result["targets"][0]["edit"]["mode"] == "remove"

@@ -31,7 +31,7 @@ def test_segment_writes_every_file(photo_file, base_args, tmp_path, photo):
     assert not list(out.glob("*.part"))
     result = json.loads((out / "result.json").read_text())
     assert result["complete"] is True
-    assert result["target"]["prompt"] == "person" and result["target"]["class_index"] == 1
+    assert result["targets"][0]["prompt"] == "person" and result["targets"][0]["class_index"] == 1
     # background is represented by SCLIP's 26 stuff names, recorded in result.json
     assert len(result["vocabulary"][0]["names"]) == 26 and result["vocabulary"][1]["names"] == ["person"]
     assert result["model"]["clip_weights"].startswith("file:")
@@ -43,7 +43,7 @@ def test_segment_writes_every_file(photo_file, base_args, tmp_path, photo):
     mask = np.asarray(Image.open(out / "mask.png"))
     assert set(np.unique(mask)) <= {0, 255}
     assert np.array_equal(mask == 255, label_array == 1)
-    assert result["class_pixels"]["person"] == int((label_array == 1).sum())
+    assert result["class_pixels"][1]["pixels"] == int((label_array == 1).sum())
 
     probs = np.load(out / "probs.npy")
     assert probs.dtype == np.float16 and probs.shape == (2, photo.shape[0], photo.shape[1])
@@ -60,9 +60,10 @@ def test_target_not_found_exits_3_after_writing_result(photo_file, base_args, tm
                             "1.0", "--output", str(out)] + base_args[:-1])
     assert code == 3
     result = json.loads((out / "result.json").read_text())
-    assert result["complete"] is True and result["target"]["found"] is False
-    err = capsys.readouterr().err
-    assert "No pixels found for class 'person'" in err and "--vocabulary" in err
+    assert result["complete"] is True and result["targets"][0]["found"] is False
+    captured = capsys.readouterr()
+    assert captured.err.count("not found: 'person'") == 1 and "--vocabulary" in captured.err
+    assert captured.out.strip() == f"'person' not found; results in {out}"
 
 
 def test_vocabulary_preset_and_multiple_prompts(photo_file, base_args, tmp_path):
@@ -80,7 +81,7 @@ def test_vocabulary_preset_and_multiple_prompts(photo_file, base_args, tmp_path)
                             "--no-sam-refinement", "--output", str(preset_out)] + base_args)
     assert code in (0, 3)
     result = json.loads((preset_out / "result.json").read_text())
-    assert len(result["vocabulary"]) == 21 and result["target"]["class_index"] == 15
+    assert len(result["vocabulary"]) == 21 and result["targets"][0]["class_index"] == 15
     assert result["settings"]["sclip"]["logit_scale"] == 65 and result["settings"]["sclip"]["area_thd"] == 0.1
 
 
@@ -117,12 +118,12 @@ def test_sam_refinement_with_random_sam2(photo_file, base_args, tmp_path, tiny_s
                            + base_args)
     assert code in (0, 3)
     result = json.loads((out / "result.json").read_text())
-    refinement = result["target"]["refinement"]
+    refinement = result["targets"][0]["refinement"]
     assert set(refinement) == {"masks", "kept", "fallback", "min_coverage"}
     assert refinement["masks"] >= 1
     assert (out / "sam2_refined_mask.png").is_file() and (out / "sclip_prediction.png").is_file()
     mask = np.asarray(Image.open(out / "mask.png")) == 255
-    assert int(mask.sum()) == result["target"]["pixels"]
+    assert int(mask.sum()) == result["targets"][0]["pixels"]
 
 
 @pytest.mark.parametrize("argv, message", [
