@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from sclip import SCLIPSegmenter, SCLIPSettings, Vocabulary
+from sclip import SCLIPSegmenter, SCLIPSettings, build_vocabulary
 from sclip.pamr import pamr
 
 
@@ -13,7 +13,7 @@ def segmenter(tiny_clip_checkpoint):
 
 
 def test_predict_shapes_and_probability_maps(segmenter, photo):
-    vocab = Vocabulary.for_prompt("person", ["person, man", "sky", "rock"])
+    vocab = build_vocabulary("person", ["person, man", "sky", "rock"]).vocabulary
     result = segmenter.predict(photo, vocab, SCLIPSettings(), return_probs=True)
     assert result.labels.shape == photo.shape[:2] and result.labels.dtype == np.int32
     assert result.probs.shape == (3, *photo.shape[:2]) and result.probs.dtype == np.float16
@@ -26,7 +26,7 @@ def test_predict_shapes_and_probability_maps(segmenter, photo):
 
 
 def test_window_logits_are_reused_for_the_same_image(segmenter, photo, monkeypatch):
-    vocab = Vocabulary.for_prompt("person")
+    vocab = build_vocabulary("person").vocabulary
     segmenter.predict(photo, vocab)
     calls = []
     original = segmenter.encoder.forward
@@ -56,12 +56,12 @@ def test_pamr_smooths_within_regions_and_keeps_shape():
 def test_predict_with_pamr_and_cross_layer_features(tiny_clip_checkpoint, photo):
     multi = SCLIPSegmenter.from_pretrained("ViT-B-16", tiny_clip_checkpoint, feature_layers=[2, 3], cache_dir=None,
                                            progress=False)
-    result = multi.predict(photo, Vocabulary.for_prompt("person"), SCLIPSettings(pamr_steps=2))
+    result = multi.predict(photo, build_vocabulary("person").vocabulary, SCLIPSettings(pamr_steps=2))
     assert result.labels.shape == photo.shape[:2]
 
 
 def test_bf16_on_cpu_mostly_agrees_with_fp32(tiny_clip_checkpoint, photo):
-    vocab = Vocabulary.for_prompt("person", ["person", "sky", "tree"])
+    vocab = build_vocabulary("person", ["person", "sky", "tree"]).vocabulary
     fp32 = SCLIPSegmenter.from_pretrained("x", tiny_clip_checkpoint, cache_dir=None, progress=False)
     bf16 = SCLIPSegmenter.from_pretrained("x", tiny_clip_checkpoint, dtype=torch.bfloat16, cache_dir=None,
                                           progress=False)

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from sclip.text import TEMPLATES, TextClassifier, default_cache_dir, encode_tokens
-from sclip.vocabulary import Vocabulary, load_preset, preset_names
+from sclip.errors import SCLIPSettingsError, VocabularyError
+from sclip.vocabulary import build_vocabulary, load_preset, preset_names
 from tiny_clip import build_tiny_clip
 
 
@@ -88,16 +89,19 @@ def test_default_cache_dir_respects_xdg(monkeypatch, tmp_path):
 
 
 def test_vocabulary_lines_and_prompt_handling():
-    vocab = Vocabulary.for_prompt("car", ["road", "person, person in shirt", "car"])
+    plan = build_vocabulary("car", ["road", "person, person in shirt", "car"])
+    vocab = plan.vocabulary
+    assert plan.targets == {"car": 2}
     assert vocab.labels == ["road", "person", "car"]
     assert vocab.names == ["road", "person", "person in shirt", "car"]
     assert vocab.names_per_class == [1, 2, 1]
     assert vocab.find("Person in Shirt") == 1
-    default = Vocabulary.for_prompt("car")
+    default = build_vocabulary("car").vocabulary
     assert default.classes[0][:3] == ("sky", "wall", "tree") and len(default.classes[0]) == 26
     assert default.labels[-1] == "car"
-    with pytest.raises(ValueError, match="prompt is empty"):
-        Vocabulary.for_prompt("  ")
+    with pytest.raises(VocabularyError, match="prompt is empty") as info:
+        build_vocabulary("  ")
+    assert info.value.exit_code == 2 and "--" not in str(info.value)
 
 
 def test_presets_ship_with_the_package():
@@ -109,5 +113,6 @@ def test_presets_ship_with_the_package():
     assert len(load_preset("coco_stuff").vocabulary) == 171 and load_preset("coco_stuff").short_side == 448
     assert len(load_preset("ade20k").vocabulary) == 150
     assert load_preset("cityscapes").short_side == 560
-    with pytest.raises(ValueError, match="unknown preset"):
+    with pytest.raises(SCLIPSettingsError, match="unknown preset") as info:
         load_preset("nope")
+    assert info.value.setting == "preset"
