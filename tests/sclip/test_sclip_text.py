@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sclip.text import TEMPLATES, TextClassifier, default_cache_dir, encode_tokens
+from sclip.text import TEMPLATES, TextClassifier, default_cache_dir, encode_tokens, tokenize
 from sclip.errors import SCLIPSettingsError, VocabularyError
 from sclip.vocabulary import build_vocabulary, load_preset, preset_names
 from tiny_clip import build_tiny_clip
@@ -116,3 +116,30 @@ def test_presets_ship_with_the_package():
     with pytest.raises(SCLIPSettingsError, match="unknown preset") as info:
         load_preset("nope")
     assert info.value.setting == "preset"
+
+
+def test_tokens_equal_open_clips_and_cut_prompts_are_flagged():
+    texts = ["a photo of a cat.", "word " * 74, "word " * 75, "word " * 76, "word " * 90 + "end", ""]
+    tokens, cut = tokenize(texts, 77)
+    assert torch.equal(tokens, open_clip.tokenize(texts))
+    # sot + 75 tokens + eot fits exactly at 77; one word more does not
+    assert cut.tolist() == [False, False, False, True, True, False]
+
+
+def test_prompts_longer_than_the_context_warn_once_per_prompt(clip_model, tmp_path, caplog):
+    long_name = " ".join(["red"] * 80)
+    classifier = TextClassifier(clip_model, "tiny", cache_dir=tmp_path, templates=("a photo of a {}.",), progress=False)
+    with caplog.at_level("WARNING", logger="sclip.text"):
+        classifier(["car", long_name])
+        classifier([long_name, "car"])
+    warnings = [record.getMessage() for record in caplog.records if "longer than CLIP" in record.getMessage()]
+    assert len(warnings) == 1 and long_name in warnings[0] and "77" in warnings[0]
+    assert classifier.cut_names == {long_name}
+
+    # the cut is remembered in the disk cache, so a later run still says so
+    caplog.clear()
+    again = TextClassifier(clip_model, "tiny", cache_dir=tmp_path, templates=("a photo of a {}.",), progress=False)
+    with caplog.at_level("WARNING", logger="sclip.text"):
+        again([long_name, "car"])
+    assert again.stats["disk_hits"] == 2 and again.cut_names == {long_name}
+    assert sum("longer than CLIP" in record.getMessage() for record in caplog.records) == 1
