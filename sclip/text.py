@@ -28,8 +28,6 @@ from open_clip.transformer import text_global_pool
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 from tqdm.auto import tqdm
 
-from .settings import default_cache_dir
-
 logger = logging.getLogger(__name__)
 
 TEMPLATES: tuple[str, ...] = tuple(template("{}") for template in OPENAI_IMAGENET_TEMPLATES)
@@ -37,7 +35,12 @@ CACHE_FORMAT_VERSION = 1
 PROMPTS_PER_BATCH = 256
 
 
-def tokenize(texts: Sequence[str], context_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+def tokenize(texts: Sequence[str], context_length: int) -> torch.Tensor:
+    """open_clip's tokens at ``context_length``, longer texts cut."""
+    return tokenize_counted(texts, context_length)[0]
+
+
+def tokenize_counted(texts: Sequence[str], context_length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """open_clip's tokens at ``context_length``, and which texts did not fit and were cut.
 
     Tokenizing one position longer shows the cut; dropping that position and ending cut rows with
@@ -129,7 +132,7 @@ class TextClassifier:
     def _encode_names(self, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(len(names), E) embeddings, and (len(names),) bool: some template prompt of the name was cut."""
         prompts = [template.format(name) for name in names for template in self.templates]
-        tokens, cut = tokenize(prompts, self.model.context_length)
+        tokens, cut = tokenize_counted(prompts, self.model.context_length)
         lengths = _real_length(tokens)
         features = torch.empty(len(prompts), self.model.text_projection.shape[-1], device=self.device)
         by_length: dict[int, list[int]] = defaultdict(list)

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sclip.text import TEMPLATES, TextClassifier, default_cache_dir, encode_tokens, tokenize
+from sclip import default_cache_dir
+from sclip.text import TEMPLATES, TextClassifier, encode_tokens, tokenize, tokenize_counted
 from sclip.errors import SCLIPSettingsError, VocabularyError
 from sclip.vocabulary import build_vocabulary, load_preset, preset_names
 from tiny_clip import build_tiny_clip
@@ -120,8 +121,8 @@ def test_presets_ship_with_the_package():
 
 def test_tokens_equal_open_clips_and_cut_prompts_are_flagged():
     texts = ["a photo of a cat.", "word " * 74, "word " * 75, "word " * 76, "word " * 90 + "end", ""]
-    tokens, cut = tokenize(texts, 77)
-    assert torch.equal(tokens, open_clip.tokenize(texts))
+    tokens, cut = tokenize_counted(texts, 77)
+    assert torch.equal(tokens, open_clip.tokenize(texts)) and torch.equal(tokenize(texts, 77), tokens)
     # sot + 75 tokens + eot fits exactly at 77; one word more does not
     assert cut.tolist() == [False, False, False, True, True, False]
 
