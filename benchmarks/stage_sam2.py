@@ -9,7 +9,7 @@ import torch
 
 import refine
 from refine import MaskGeneratorSettings, SAM2MaskSource
-from sclip import SCLIPSegmenter, SCLIPSettings, Vocabulary
+from sclip import SCLIPSegmenter, SCLIPSettings, build_vocabulary
 
 from .context import BenchContext, StageResult, Target
 from .models import SAM2_CONFIG, alternating, build_sam2, photo
@@ -71,7 +71,7 @@ def run(ctx: BenchContext) -> StageResult:
 def _pipeline(ctx: BenchContext, source: SAM2MaskSource, image: np.ndarray):
     """One image through Stage 1 and Stage 2 as ``segment`` runs it: SCLIP, SAM2 masks, majority vote."""
     segmenter = SCLIPSegmenter(ctx.clip(), cache_dir=ctx.text_cache_dir, progress=False)
-    vocabulary = Vocabulary.for_prompt("person")
+    vocabulary = build_vocabulary("person").vocabulary
     segmenter.classifier(vocabulary)
     target = vocabulary.find("person")
 

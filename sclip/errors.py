@@ -1,5 +1,27 @@
-"""Errors of the SCLIP stage; each message is one line a user can act on."""
+"""Errors of the SCLIP stage; each message is one line a user can act on and names no command-line flag."""
 
 
 class WeightsNotFoundError(FileNotFoundError):
     """CLIP weights could not be found locally or fetched from the hub."""
+
+    exit_code = 1
+
+
+class SCLIPSettingsError(ValueError):
+    """A setting the user can fix; ``setting`` is the ``SCLIPSettings`` field (or argument) at fault."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, setting: str):
+        super().__init__(message)
+        self.setting = setting
+
+
+class VocabularyError(ValueError):
+    """An empty prompt or an empty vocabulary line; ``setting`` is "prompts" or "vocabulary"."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, setting: str):
+        super().__init__(message)
+        self.setting = setting

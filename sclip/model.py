@@ -24,12 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import WeightsNotFoundError
+from .errors import SCLIPSettingsError, WeightsNotFoundError
+from .settings import DEFAULT_MODEL, PRETRAINED_TAG, check_feature_layers
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MODEL = "ViT-L-14"
-PRETRAINED_TAG = "openai"
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ def load_clip(
         name = f"{os.path.basename(path)}"
     else:
         if model_name not in open_clip.list_models():
-            raise ValueError(f"unknown CLIP model '{model_name}'; try ViT-B-16 or ViT-L-14")
+            raise SCLIPSettingsError(f"unknown CLIP model '{model_name}'; try ViT-B-16 or ViT-L-14", "model")
         try:
             with _root_logger_silenced():
                 # OpenAI trained with QuickGELU; open_clip only warns when the plain config (GELU) gets those weights
@@ -147,10 +145,7 @@ class CSAImageEncoder(nn.Module):
         super().__init__()
         self.visual = clip_model.visual
         depth = len(self.visual.transformer.resblocks)
-        layers = sorted(set(feature_layers)) if feature_layers else [depth]
-        if layers[0] < 1 or layers[-1] > depth:
-            raise ValueError(f"--feature-layers must lie in 1..{depth} for this model, got {list(feature_layers)}")
-        self.feature_layers = layers
+        self.feature_layers = check_feature_layers(feature_layers, depth=depth) or [depth]
         self.patch_size = self.visual.patch_size[0]
 
     @property
@@ -158,14 +153,22 @@ class CSAImageEncoder(nn.Module):
         return self.visual.conv1.weight.dtype
 
     def positional_embedding(self, grid_h: int, grid_w: int) -> torch.Tensor:
-        """(1 + grid_h*grid_w, D), patch part resized bicubically when the grid differs from training."""
+        """(1 + grid_h*grid_w, D), patch part resized bicubically when the grid differs from training.
+
+        As in SCLIP (after DINO), the resize is given as a scale factor of (grid + 0.1) / trained grid,
+        not as an output size: the small offset only makes the floor of the output size land on the
+        grid, but the scale factor itself sets where bicubic samples, so results differ from ``size=``.
+        """
         pos = self.visual.positional_embedding
         trained_h, trained_w = self.visual.grid_size
         if (grid_h, grid_w) == (trained_h, trained_w):
             return pos
         cls_pos, patch_pos = pos[:1], pos[1:]
         patch_pos = patch_pos.reshape(1, trained_h, trained_w, -1).permute(0, 3, 1, 2)  # (1, D, h, w)
-        patch_pos = F.interpolate(patch_pos.float(), size=(grid_h, grid_w), mode="bicubic", align_corners=False)
+        scale = ((grid_h + 0.1) / trained_h, (grid_w + 0.1) / trained_w)
+        patch_pos = F.interpolate(patch_pos.float(), scale_factor=scale, mode="bicubic")
+        if patch_pos.shape[-2:] != (grid_h, grid_w):
+            raise RuntimeError(f"positional grid {tuple(patch_pos.shape[-2:])} != {(grid_h, grid_w)}")
         patch_pos = patch_pos.to(pos.dtype).permute(0, 2, 3, 1).reshape(grid_h * grid_w, -1)
         return torch.cat([cls_pos, patch_pos], dim=0)
 

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 
 RowSource = Callable[[int, int], torch.Tensor]  # (y0, y1) -> (Q, y1 - y0, W) logits at original size
 
+# Bytes of full-size logits/probabilities held at once: bounds post-processing memory for any photo
+# size and class count, while ordinary photos with a few classes still fit in a single band.
 TILE_BUDGET_BYTES = 192 * 2**20
 
 
@@ -120,9 +122,11 @@ def postprocess(
     settings: PostprocessSettings,
     band_rows: int | None = None,
     probs_out: np.ndarray | None = None,
+    selected_probs_out: tuple[Sequence[int], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Labels (H, W) int32 at the original size. ``probs_out`` (C, H, W), if given, receives the
-    per-class probabilities before any threshold."""
+    per-class probabilities before any threshold; ``selected_probs_out`` = (class indices, (T, H, W)
+    array) receives only those classes' rows."""
     num_classes = len(names_per_class)
     band_rows = band_rows or rows_per_band(sum(names_per_class), width)
     bands = list(_bands(height, band_rows))
@@ -149,5 +153,8 @@ def postprocess(
         probs = kept_bands[index] if kept_bands is not None else band_probabilities(y0, y1)
         if probs_out is not None:
             probs_out[:, y0:y1] = probs.cpu().numpy()
+        if selected_probs_out is not None:
+            selected, out = selected_probs_out
+            out[:, y0:y1] = probs[list(selected)].cpu().numpy()
         labels[y0:y1] = labels_from_probabilities(probs, kept, settings.prob_thd).cpu().numpy()
     return labels

@@ -5,7 +5,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -15,34 +15,16 @@ import torch.nn.functional as F
 from .model import CSAImageEncoder, LoadedCLIP, encode_image_global, load_clip
 from .pamr import pamr
 from .postprocess import PostprocessSettings, class_probabilities, full_rows, postprocess, upsampled_rows
+from .settings import PIXEL_MEAN, PIXEL_STD, SCLIPSettings
 from .text import TextClassifier
 from .vocabulary import Vocabulary
-from .windows import PIXEL_MEAN, PIXEL_STD, preprocess, slide_inference
+from .windows import preprocess, slide_inference
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class SCLIPSettings:
-    """Inference settings; defaults are SCLIP's generic ones (presets override some)."""
-
-    short_side: int = 336
-    slide_crop: int = 224
-    slide_stride: int = 112
-    logit_scale: float = 40.0
-    prob_thd: float = 0.0
-    area_thd: float | None = None
-    pamr_steps: int = 0
-    window_batch: int = 16
-
-    def __post_init__(self):
-        if self.short_side < 1 or self.slide_crop < 1 or self.slide_stride < 1 or self.window_batch < 1:
-            raise ValueError("short side, slide crop, slide stride and window batch must be positive")
-        if self.pamr_steps < 0:
-            raise ValueError("PAMR steps must be >= 0")
-
-    def to_json(self) -> dict:
-        return asdict(self)
+# Crops per plain-CLIP forward pass: an image can have hundreds of SAM2 masks, so activations are
+# bounded per batch while batches stay large enough to use the device well.
+CROP_BATCH = 32
 
 
 @dataclass
@@ -53,9 +35,8 @@ class SCLIPPrediction:
     probs: np.ndarray | None  # (C, H, W) float16 per-class probability before thresholds, when asked for
     class_pixels: list[int]  # pixel count of each class in ``labels``
     timings: dict[str, float] = field(default_factory=dict)
-
-    def mask(self, class_index: int) -> np.ndarray:
-        return self.labels == class_index
+    # (T, H, W) float16 probabilities of the classes asked for with ``probs_for``, in that order
+    target_probs: np.ndarray | None = None
 
 
 class SCLIPSegmenter:
@@ -122,9 +103,20 @@ class SCLIPSegmenter:
         vocabulary: Vocabulary,
         settings: SCLIPSettings = SCLIPSettings(),
         return_probs: bool = False,
+        probs_for: Sequence[int] | None = None,
     ) -> SCLIPPrediction:
-        """Segment an RGB uint8 (H, W, 3) image into the vocabulary's classes."""
+        """Segment an RGB uint8 (H, W, 3) image into the vocabulary's classes.
+
+        ``return_probs`` keeps every class's full-size probability map (``probs``); ``probs_for``
+        keeps only those of the listed class indices (``target_probs``), which is what per-target
+        scores need without holding classes x pixels.
+        """
         height, width = image.shape[:2]
+        targets = None
+        if probs_for is not None:
+            targets = [int(index) for index in probs_for]
+            if any(not 0 <= index < len(vocabulary) for index in targets):
+                raise ValueError(f"probs_for {targets} names a class outside 0..{len(vocabulary) - 1}")
         timings = {}
         start = time.perf_counter()
         self.classifier(vocabulary)
@@ -146,25 +138,35 @@ class SCLIPSegmenter:
         else:
             rows = upsampled_rows(logits, height, width)
         probs = np.empty((len(vocabulary), height, width), dtype=np.float16) if return_probs else None
+        target_probs = np.empty((len(targets), height, width), dtype=np.float16) if targets is not None else None
         post = PostprocessSettings(settings.logit_scale, settings.prob_thd, settings.area_thd)
-        labels = postprocess(rows, height, width, vocabulary.names_per_class, post, probs_out=probs)
+        labels = postprocess(
+            rows, height, width, vocabulary.names_per_class, post, probs_out=probs,
+            selected_probs_out=None if targets is None else (targets, target_probs),
+        )
         timings["postprocess"] = time.perf_counter() - start
         class_pixels = np.bincount(labels.ravel(), minlength=len(vocabulary)).tolist()
-        return SCLIPPrediction(labels=labels, probs=probs, class_pixels=class_pixels, timings=timings)
+        return SCLIPPrediction(
+            labels=labels, probs=probs, class_pixels=class_pixels, timings=timings, target_probs=target_probs
+        )
 
     @torch.inference_mode()
-    def classify_crops(self, crops: np.ndarray, vocabulary: Vocabulary, logit_scale: float) -> np.ndarray:
-        """Plain-CLIP class probabilities of square crops. uint8 (M, S, S, 3) -> (M, C) float32."""
+    def classify_crops(self, crops: np.ndarray, vocabulary: Vocabulary) -> np.ndarray:
+        """Plain-CLIP class probabilities of square crops. uint8 (M, S, S, 3) -> (M, C) float32.
+
+        A crop is classified like a whole image, so the softmax uses CLIP's own learned temperature.
+        """
         if len(crops) == 0:
             return np.zeros((0, len(vocabulary)), dtype=np.float32)
         mean = torch.tensor(PIXEL_MEAN, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(PIXEL_STD, device=self.device).view(1, 3, 1, 1)
         classifier = self.classifier(vocabulary)
         features = []
-        for start in range(0, len(crops), 32):
-            batch = torch.from_numpy(crops[start : start + 32]).to(self.device).permute(0, 3, 1, 2).float()
+        for start in range(0, len(crops), CROP_BATCH):
+            batch = torch.from_numpy(crops[start : start + CROP_BATCH]).to(self.device).permute(0, 3, 1, 2).float()
             features.append(encode_image_global(self.clip.model, (batch - mean) / std))
         logits = classifier @ torch.cat(features).T  # (Q, M)
+        logit_scale = float(self.clip.model.logit_scale.exp())
         return class_probabilities(logits, vocabulary.names_per_class, logit_scale).T.cpu().numpy()
 
     @property

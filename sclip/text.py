@@ -22,7 +22,6 @@ from typing import Sequence
 
 import numpy as np
 import open_clip
-import platformdirs
 import torch
 import torch.nn.functional as F
 from open_clip.transformer import text_global_pool
@@ -36,13 +35,22 @@ CACHE_FORMAT_VERSION = 1
 PROMPTS_PER_BATCH = 256
 
 
-def default_cache_dir() -> Path:
-    """Per-user cache folder; platformdirs honours XDG_CACHE_HOME on Linux."""
-    return Path(platformdirs.user_cache_dir("sclip-edit")) / "text-embeddings"
-
-
 def tokenize(texts: Sequence[str], context_length: int) -> torch.Tensor:
-    return open_clip.tokenize(list(texts), context_length=context_length)
+    """open_clip's tokens at ``context_length``, longer texts cut."""
+    return tokenize_counted(texts, context_length)[0]
+
+
+def tokenize_counted(texts: Sequence[str], context_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """open_clip's tokens at ``context_length``, and which texts did not fit and were cut.
+
+    Tokenizing one position longer shows the cut; dropping that position and ending cut rows with
+    end-of-text (the token in the extra position of exactly those rows) is open_clip's own truncation.
+    """
+    longer = open_clip.tokenize(list(texts), context_length=context_length + 1)
+    cut = _real_length(longer) > context_length
+    tokens = longer[:, :context_length].clone()
+    tokens[cut, -1] = longer[cut, -1]
+    return tokens, cut
 
 
 @torch.inference_mode()
@@ -90,6 +98,7 @@ class TextClassifier:
         key = json.dumps([CACHE_FORMAT_VERSION, weights_id, str(dtype), self.templates])
         self._disk = Path(cache_dir) / hashlib.sha256(key.encode()).hexdigest()[:24] if cache_dir else None
         self._memory: dict[str, torch.Tensor] = {}
+        self.cut_names: set[str] = set()  # names with a template prompt longer than the context, warned once
         self.stats = {"memory_hits": 0, "disk_hits": 0, "encoded": 0}
 
     def __call__(self, names: Sequence[str]) -> torch.Tensor:
@@ -102,18 +111,28 @@ class TextClassifier:
             if cached is None:
                 to_encode.append(name)
             else:
-                self._memory[name] = cached
+                self._memory[name], cut = cached
+                self._note_cut(name, cut)
                 self.stats["disk_hits"] += 1
         if to_encode:
-            for name, embedding in zip(to_encode, self._encode_names(to_encode)):
+            embeddings, cut = self._encode_names(to_encode)
+            for name, embedding, name_cut in zip(to_encode, embeddings, cut.tolist()):
                 self._memory[name] = embedding
-                self._store(name, embedding)
+                self._note_cut(name, name_cut)
+                self._store(name, embedding, name_cut)
             self.stats["encoded"] += len(to_encode)
         return torch.stack([self._memory[name] for name in names])
 
-    def _encode_names(self, names: list[str]) -> torch.Tensor:
+    def _note_cut(self, name: str, cut: bool) -> None:
+        if cut and name not in self.cut_names:
+            self.cut_names.add(name)
+            logger.warning("prompt '%s' is longer than CLIP's %d text tokens; the words beyond are ignored",
+                           name, self.model.context_length)
+
+    def _encode_names(self, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(len(names), E) embeddings, and (len(names),) bool: some template prompt of the name was cut."""
         prompts = [template.format(name) for name in names for template in self.templates]
-        tokens = tokenize(prompts, self.model.context_length)
+        tokens, cut = tokenize_counted(prompts, self.model.context_length)
         lengths = _real_length(tokens)
         features = torch.empty(len(prompts), self.model.text_projection.shape[-1], device=self.device)
         by_length: dict[int, list[int]] = defaultdict(list)
@@ -131,14 +150,14 @@ class TextClassifier:
             bar.update(len(indices))
         bar.close()
         per_prompt = F.normalize(features, dim=-1).view(len(names), len(self.templates), -1)
-        return F.normalize(per_prompt.mean(dim=1), dim=-1)
+        return F.normalize(per_prompt.mean(dim=1), dim=-1), cut.view(len(names), len(self.templates)).any(dim=1)
 
     def _path(self, name: str) -> Path | None:
         if self._disk is None:
             return None
         return self._disk / f"{hashlib.sha256(name.encode()).hexdigest()[:32]}.npz"
 
-    def _load(self, name: str) -> torch.Tensor | None:
+    def _load(self, name: str) -> tuple[torch.Tensor, bool] | None:
         path = self._path(name)
         if path is None or not path.is_file():
             return None
@@ -146,6 +165,8 @@ class TextClassifier:
             with np.load(path, allow_pickle=False) as data:
                 stored_name = str(data["name"])
                 embedding = data["embedding"]
+                # entries written before the cut was recorded lack it; they were not warned about either
+                cut = bool(data["cut"]) if "cut" in data else False
             ok = (
                 stored_name == name
                 and embedding.ndim == 1
@@ -159,9 +180,9 @@ class TextClassifier:
         if not ok:
             logger.warning("ignoring mismatched text-cache entry %s", path)
             return None
-        return torch.from_numpy(embedding.astype(np.float32)).to(self.device)
+        return torch.from_numpy(embedding.astype(np.float32)).to(self.device), cut
 
-    def _store(self, name: str, embedding: torch.Tensor) -> None:
+    def _store(self, name: str, embedding: torch.Tensor, cut: bool) -> None:
         path = self._path(name)
         if path is None:
             return
@@ -169,7 +190,7 @@ class TextClassifier:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
             with open(temporary, "wb") as handle:
-                np.savez(handle, name=np.array(name), embedding=embedding.cpu().numpy())
+                np.savez(handle, name=np.array(name), embedding=embedding.cpu().numpy(), cut=np.array(cut))
             os.replace(temporary, path)
         except OSError as exc:  # a read-only cache slows later runs down but must not fail this one
             logger.warning("could not write text cache %s (%s)", path, exc)

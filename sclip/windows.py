@@ -8,16 +8,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# CLIP's normalisation in 0-255 units (OpenAI mean/std × 255), as SCLIP's data preprocessor uses.
-PIXEL_MEAN = (122.771, 116.746, 104.094)
-PIXEL_STD = (68.501, 66.632, 70.323)
+from .settings import PIXEL_MEAN, PIXEL_STD
+
 MAX_LONG_SIDE = 2048
 
 
 def resized_size(width: int, height: int, short_side: int, long_side: int = MAX_LONG_SIDE) -> tuple[int, int]:
-    """Keep-ratio target size (w, h): the largest scale with long side <= long_side and short side <= short_side."""
+    """Keep-ratio target size (w, h): the largest scale with long side <= long_side and short side <= short_side.
+
+    Beyond ~4000:1 the short side would round to 0 pixels; it is kept at 1 (windows pad it later).
+    """
     factor = min(long_side / max(width, height), short_side / min(width, height))
-    return int(width * factor + 0.5), int(height * factor + 0.5)
+    return max(1, int(width * factor + 0.5)), max(1, int(height * factor + 0.5))
 
 
 def preprocess(image: np.ndarray, short_side: int) -> torch.Tensor:

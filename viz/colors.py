@@ -11,6 +11,7 @@ from ._drawing import require_labels
 _BIT_ROUNDS = 8
 MAX_PALETTE_COLORS = 1 << (3 * _BIT_ROUNDS)
 PALETTE_PNG_CLASSES = 256
+GRAY16_PNG_CLASSES = 1 << 16
 
 
 def palette(n: int) -> np.ndarray:
@@ -42,6 +43,21 @@ def labels_to_palette_image(labels: np.ndarray) -> Image.Image:
     image = Image.frombytes("P", (width, height), np.ascontiguousarray(indices, dtype=np.uint8).tobytes())
     image.putpalette(palette(PALETTE_PNG_CLASSES).ravel().tolist())
     return image
+
+
+def label_map_image(labels: np.ndarray, num_classes: int | None = None) -> Image.Image:
+    """A PNG-ready image whose pixel values are the class indices, for any number of classes.
+
+    Up to 256 classes: the VOC-coloured palette image of ``labels_to_palette_image``. More: a 16-bit
+    grayscale image (mode "I;16"), which PIL and OpenCV (``cv2.IMREAD_UNCHANGED``) read back as
+    the indices. The format follows ``num_classes`` (the vocabulary size) when given, so every image
+    of one run gets the same format; else the largest index in ``labels``.
+    """
+    indices = require_labels(labels, GRAY16_PNG_CLASSES)
+    largest = num_classes - 1 if num_classes is not None else (int(indices.max()) if indices.size else 0)
+    if largest < PALETTE_PNG_CLASSES:
+        return labels_to_palette_image(indices)
+    return Image.fromarray(np.ascontiguousarray(indices, dtype=np.uint16))  # uint16 -> mode "I;16"
 
 
 def colorize_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sclip.errors import SCLIPSettingsError
 from sclip.model import CSAImageEncoder, correlative_self_attention, load_clip
 from tiny_clip import build_tiny_clip
 
@@ -69,16 +70,22 @@ def test_encoder_keeps_residual_and_mlp_and_projects_all_tokens(clip_model):
     assert torch.allclose(features.norm(dim=-1), torch.ones(2, 14, 14), atol=1e-5)
 
 
-def test_positional_embedding_is_resized_bicubically_for_other_grids(clip_model):
+@pytest.mark.parametrize("grid", [(10, 16), (21, 21), (1, 3)])
+def test_positional_embedding_uses_sclips_scale_factor_resize(clip_model, grid):
+    """SCLIP (after DINO) resizes by scale_factor=(grid + 0.1) / 14, which samples differently from size=grid."""
+    grid_h, grid_w = grid
     encoder = CSAImageEncoder(clip_model)
-    pos = encoder.positional_embedding(10, 16)
-    assert pos.shape == (1 + 160, 128)
+    pos = encoder.positional_embedding(grid_h, grid_w)
+    assert pos.shape == (1 + grid_h * grid_w, 128)
     assert torch.equal(pos[0], clip_model.visual.positional_embedding[0])  # CLS position kept
-    grid = clip_model.visual.positional_embedding[1:].reshape(1, 14, 14, -1).permute(0, 3, 1, 2)
-    expected = F.interpolate(grid, size=(10, 16), mode="bicubic", align_corners=False)
-    assert torch.allclose(pos[1:], expected.permute(0, 2, 3, 1).reshape(160, -1), atol=1e-6)
+    trained = clip_model.visual.positional_embedding[1:].reshape(1, 14, 14, -1).permute(0, 3, 1, 2)
+    expected = F.interpolate(trained, scale_factor=((grid_h + 0.1) / 14, (grid_w + 0.1) / 14), mode="bicubic")
+    expected = expected.permute(0, 2, 3, 1).reshape(grid_h * grid_w, -1)
+    assert torch.equal(pos[1:], expected)
+    by_size = F.interpolate(trained, size=grid, mode="bicubic", align_corners=False)
+    assert not torch.allclose(pos[1:], by_size.permute(0, 2, 3, 1).reshape(grid_h * grid_w, -1), atol=1e-3)
     # a non-square crop runs end to end
-    assert encoder(torch.randn(1, 3, 160, 256)).shape == (1, 10, 16, 64)
+    assert encoder(torch.randn(1, 3, 16 * grid_h, 16 * grid_w)).shape == (1, grid_h, grid_w, 64)
 
 
 def test_feature_layers_average_normalised_csa_features(clip_model):
@@ -90,8 +97,9 @@ def test_feature_layers_average_normalised_csa_features(clip_model):
         second = CSAImageEncoder(clip_model, feature_layers=[2])(images)
     assert torch.allclose(last, explicit_last)
     assert torch.allclose(mixed, F.normalize(last + second, dim=-1), atol=1e-5)
-    with pytest.raises(ValueError, match="feature-layers"):
+    with pytest.raises(SCLIPSettingsError, match="feature layers must lie in 1..3") as info:
         CSAImageEncoder(clip_model, feature_layers=[0, 7])
+    assert info.value.setting == "feature_layers" and "--" not in str(info.value)
 
 
 def test_load_clip_reads_openai_checkpoint_and_reports_missing_file(tiny_clip_checkpoint, tmp_path):

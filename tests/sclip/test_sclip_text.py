@@ -5,8 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sclip.text import TEMPLATES, TextClassifier, default_cache_dir, encode_tokens
-from sclip.vocabulary import Vocabulary, load_preset, preset_names
+from sclip import default_cache_dir
+from sclip.text import TEMPLATES, TextClassifier, encode_tokens, tokenize, tokenize_counted
+from sclip.errors import SCLIPSettingsError, VocabularyError
+from sclip.vocabulary import build_vocabulary, load_preset, preset_names
 from tiny_clip import build_tiny_clip
 
 
@@ -88,16 +90,19 @@ def test_default_cache_dir_respects_xdg(monkeypatch, tmp_path):
 
 
 def test_vocabulary_lines_and_prompt_handling():
-    vocab = Vocabulary.for_prompt("car", ["road", "person, person in shirt", "car"])
+    plan = build_vocabulary("car", ["road", "person, person in shirt", "car"])
+    vocab = plan.vocabulary
+    assert plan.targets == {"car": 2}
     assert vocab.labels == ["road", "person", "car"]
     assert vocab.names == ["road", "person", "person in shirt", "car"]
     assert vocab.names_per_class == [1, 2, 1]
     assert vocab.find("Person in Shirt") == 1
-    default = Vocabulary.for_prompt("car")
+    default = build_vocabulary("car").vocabulary
     assert default.classes[0][:3] == ("sky", "wall", "tree") and len(default.classes[0]) == 26
     assert default.labels[-1] == "car"
-    with pytest.raises(ValueError, match="prompt is empty"):
-        Vocabulary.for_prompt("  ")
+    with pytest.raises(VocabularyError, match="prompt is empty") as info:
+        build_vocabulary("  ")
+    assert info.value.exit_code == 2 and "--" not in str(info.value)
 
 
 def test_presets_ship_with_the_package():
@@ -109,5 +114,33 @@ def test_presets_ship_with_the_package():
     assert len(load_preset("coco_stuff").vocabulary) == 171 and load_preset("coco_stuff").short_side == 448
     assert len(load_preset("ade20k").vocabulary) == 150
     assert load_preset("cityscapes").short_side == 560
-    with pytest.raises(ValueError, match="unknown preset"):
+    with pytest.raises(SCLIPSettingsError, match="unknown preset") as info:
         load_preset("nope")
+    assert info.value.setting == "preset"
+
+
+def test_tokens_equal_open_clips_and_cut_prompts_are_flagged():
+    texts = ["a photo of a cat.", "word " * 74, "word " * 75, "word " * 76, "word " * 90 + "end", ""]
+    tokens, cut = tokenize_counted(texts, 77)
+    assert torch.equal(tokens, open_clip.tokenize(texts)) and torch.equal(tokenize(texts, 77), tokens)
+    # sot + 75 tokens + eot fits exactly at 77; one word more does not
+    assert cut.tolist() == [False, False, False, True, True, False]
+
+
+def test_prompts_longer_than_the_context_warn_once_per_prompt(clip_model, tmp_path, caplog):
+    long_name = " ".join(["red"] * 80)
+    classifier = TextClassifier(clip_model, "tiny", cache_dir=tmp_path, templates=("a photo of a {}.",), progress=False)
+    with caplog.at_level("WARNING", logger="sclip.text"):
+        classifier(["car", long_name])
+        classifier([long_name, "car"])
+    warnings = [record.getMessage() for record in caplog.records if "longer than CLIP" in record.getMessage()]
+    assert len(warnings) == 1 and long_name in warnings[0] and "77" in warnings[0]
+    assert classifier.cut_names == {long_name}
+
+    # the cut is remembered in the disk cache, so a later run still says so
+    caplog.clear()
+    again = TextClassifier(clip_model, "tiny", cache_dir=tmp_path, templates=("a photo of a {}.",), progress=False)
+    with caplog.at_level("WARNING", logger="sclip.text"):
+        again([long_name, "car"])
+    assert again.stats["disk_hits"] == 2 and again.cut_names == {long_name}
+    assert sum("longer than CLIP" in record.getMessage() for record in caplog.records) == 1

@@ -122,3 +122,10 @@ def test_images_thinner_than_a_patch_are_padded_not_rejected():
     classifier = F.normalize(torch.randn(3, 7), dim=-1)
     logits = slide_inference(image, _fake_encoder, classifier, 224, 112, batch_size=4, patch_size=16)
     assert logits.shape == (3, 7, 300) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("width, height", [(5000, 1), (1, 5000), (100000, 3), (3, 2000)])
+def test_resize_keeps_every_side_at_least_one_pixel(width, height):
+    new_w, new_h = resized_size(width, height, 336)
+    assert min(new_w, new_h) >= 1 and max(new_w, new_h) <= 2048
+    assert preprocess(np.zeros((height, width, 3), dtype=np.uint8), 336).shape == (1, 3, new_h, new_w)

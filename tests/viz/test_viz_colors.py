@@ -1,10 +1,11 @@
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from viz import colorize_labels, labels_to_palette_image, palette
+from viz import colorize_labels, label_map_image, labels_to_palette_image, palette
 
 
 def test_palette_has_the_voc_colours():
@@ -55,3 +56,33 @@ def test_colorize_labels_uses_the_palette_per_pixel():
 def test_colorize_labels_rejects_indices_beyond_the_class_count():
     with pytest.raises(ValueError):
         colorize_labels(np.array([[0, 3]]), 3)
+
+
+def _png_round_trip(image, path):
+    image.save(path)
+    return np.array(Image.open(path)), cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+def test_label_map_image_of_a_thousand_classes_reads_back_exactly(tmp_path):
+    labels = np.random.default_rng(0).integers(0, 1000, size=(37, 53))
+    labels[0, 0], labels[0, 1] = 0, 999
+    image = label_map_image(labels, num_classes=1000)
+    assert image.mode == "I;16"
+    with_pil, with_cv2 = _png_round_trip(image, tmp_path / "labels.png")
+    assert np.array_equal(with_pil, labels) and np.array_equal(with_cv2, labels)
+    assert with_cv2.dtype == np.uint16
+    # without the class count the largest index decides
+    assert label_map_image(labels).mode == "I;16"
+
+
+def test_label_map_image_stays_a_palette_png_up_to_256_classes(tmp_path):
+    labels = np.random.default_rng(1).integers(0, 256, size=(9, 11))
+    image = label_map_image(labels, num_classes=256)
+    assert image.mode == "P"
+    with_pil, _ = _png_round_trip(image, tmp_path / "labels.png")
+    assert np.array_equal(with_pil, labels)
+    # a run with 300 classes writes 16-bit maps even for an image whose labels are all small
+    assert label_map_image(np.zeros((2, 2), dtype=np.int64), num_classes=300).mode == "I;16"
+    assert label_map_image(np.zeros((2, 2), dtype=np.int64)).mode == "P"
+    with pytest.raises(ValueError):
+        label_map_image(np.full((2, 2), 1 << 16))
