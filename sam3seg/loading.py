@@ -16,7 +16,12 @@ from .settings import DEFAULT_SAM3_MODEL
 logger = logging.getLogger(__name__)
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 _PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
 # A fast tokenizer needs tokenizer.json; a slow CLIP tokenizer needs both BPE files.
 _TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"))

@@ -157,7 +157,8 @@ class SAM3Segmenter:
         self._vision.clear()
 
     def _vision_features(self, working: np.ndarray, key: Hashable | None) -> object:
-        cache_key = (key if key is not None else hashlib.blake2b(working.data, digest_size=16).hexdigest(), working.shape)
+        name = key if key is not None else hashlib.blake2b(working.data, digest_size=16).hexdigest()
+        cache_key = (name, working.shape)
         if cache_key in self._vision:
             self._vision.move_to_end(cache_key)
             return self._vision[cache_key]
@@ -176,7 +177,8 @@ class SAM3Segmenter:
 
         text = self.sam3.processor(text=phrase, return_tensors="pt").to(self.sam3.device)
         outputs = self.sam3.model(vision_embeds=vision, input_ids=text.input_ids, attention_mask=text.attention_mask)
-        per_group = max(1, _POSTPROCESS_BUDGET_BYTES // (working_size[0] * working_size[1] * _POSTPROCESS_BYTES_PER_PIXEL))
+        group_bytes = working_size[0] * working_size[1] * _POSTPROCESS_BYTES_PER_PIXEL
+        per_group = max(1, _POSTPROCESS_BUDGET_BYTES // group_bytes)
         found = []
         for start in range(0, outputs.pred_logits.shape[1], per_group):
             queries = slice(start, start + per_group)

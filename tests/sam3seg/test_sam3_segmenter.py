@@ -10,10 +10,6 @@ from sam3seg import SAM3Segmenter, SAM3Settings
 PHRASES = ["background", "cat", "grass"]
 
 
-def _all_instances(result):
-    return [(index, rank, instance) for index, phrase in enumerate(result.phrases) for rank, instance in enumerate(phrase.instances)]
-
-
 def test_shapes_and_types(segmenter, chelsea):
     result = segmenter.segment(chelsea, PHRASES, settings=SAM3Settings(threshold=0.0, max_side=200))
     height, width = chelsea.shape[:2]
@@ -69,8 +65,10 @@ def test_higher_thresholds_give_subsets(segmenter, chelsea):
     assert 0 < len(kept) < len(scores) and kept <= set(scores) and min(kept) > middle
     assert np.all(everything.phrases[0].mask[fewer.phrases[0].mask])
 
-    loose = segmenter.segment(chelsea, ["cat"], settings=SAM3Settings(threshold=middle, mask_threshold=0.3, max_side=200))
-    strict = segmenter.segment(chelsea, ["cat"], settings=SAM3Settings(threshold=middle, mask_threshold=0.7, max_side=200))
+    loose, strict = (
+        segmenter.segment(chelsea, ["cat"], settings=SAM3Settings(threshold=middle, mask_threshold=cut, max_side=200))
+        for cut in (0.3, 0.7)
+    )
     assert strict.phrases[0].mask.sum() < loose.phrases[0].mask.sum()
     assert np.all(loose.phrases[0].mask[strict.phrases[0].mask])
 
@@ -116,7 +114,7 @@ def test_large_image_holds_no_full_size_array_per_instance(segmenter, chelsea):
     result = segmenter.segment(big, ["cat", "grass"], settings=SAM3Settings(threshold=0.0))
     seconds = time.perf_counter() - started
     assert result.working_size == (756, 1008)
-    instances = [instance for _, _, instance in _all_instances(result)]
+    instances = [instance for phrase in result.phrases for instance in phrase.instances]
     assert len(instances) == 40
     full = 3000 * 4000
     held = result.labels.nbytes + sum(p.mask.nbytes for p in result.phrases) + sum(i.mask.nbytes for i in instances)
