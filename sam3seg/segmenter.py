@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -74,6 +75,26 @@ class SAM3Result:
             if result.phrase == text:
                 return result
         raise KeyError(text)
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the masks, as JSON-ready values (for result.json)."""
+        return {
+            "image_size": list(self.image_size),
+            "working_size": list(self.working_size),
+            "settings": self.settings.to_json(),
+            "phrases": [
+                {
+                    "phrase": phrase.phrase,
+                    "pixels": int(np.count_nonzero(phrase.mask)),
+                    "instances": [
+                        {"score": instance.score, "box": list(instance.box), "area": instance.area}
+                        for instance in phrase.instances
+                    ],
+                }
+                for phrase in self.phrases
+            ],
+            "timings": dict(self.timings),
+        }
 
     def instance_mask(self, phrase_index: int, instance_index: int) -> np.ndarray:
         """One instance's mask at the image's size, (H, W) bool, made on demand."""

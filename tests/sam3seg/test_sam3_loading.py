@@ -5,7 +5,7 @@ import torch
 from huggingface_hub.errors import GatedRepoError
 from safetensors.torch import load_file, save_file
 
-from sam3seg import SAM3ModelNotFoundError, load_sam3
+from sam3seg import SAM3ModelNotFoundError, SAM3Segmenter, SAM3Settings, load_sam3
 
 
 def _one_line_error(model: str) -> SAM3ModelNotFoundError:
@@ -35,9 +35,11 @@ def test_loads_model_and_processor_from_a_folder_in_fp32(tiny_sam3, tiny_sam3_di
     assert type(tiny_sam3.processor).__name__ == "Sam3Processor"
 
 
-def test_loads_in_the_dtype_asked_for(tiny_sam3_dir):
+def test_loads_and_runs_in_the_dtype_asked_for(tiny_sam3_dir, chelsea):
     loaded = load_sam3(tiny_sam3_dir, dtype=torch.bfloat16)
-    assert loaded.dtype == torch.bfloat16
+    assert {parameter.dtype for parameter in loaded.model.parameters()} == {torch.bfloat16}
+    result = SAM3Segmenter(loaded, SAM3Settings(threshold=0.0)).segment(chelsea, ["cat"])
+    assert len(result.phrases[0].instances) == 20 and result.phrases[0].mask.any()
 
 
 def test_missing_folder(tmp_path):

@@ -1,3 +1,4 @@
+import json
 import time
 
 import cv2
@@ -29,6 +30,11 @@ def test_shapes_and_types(segmenter, chelsea):
             x0, y0, x1, y1 = instance.box
             assert -1 <= x0 <= x1 <= width + 1 and -1 <= y0 <= y1 <= height + 1
     assert result.phrase("cat") is result.phrases[1]
+    record = result.metadata()
+    assert json.loads(json.dumps(record)) == record
+    assert [len(entry["instances"]) for entry in record["phrases"]] == [20, 20, 20]
+    assert record["phrases"][1]["pixels"] == int(result.phrases[1].mask.sum())
+    assert record["settings"]["max_side"] == 200
     assert set(result.timings) == {"vision", "detect", "upsample"}
 
 
