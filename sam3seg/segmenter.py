@@ -190,16 +190,25 @@ class SAM3Segmenter:
             self._vision.popitem(last=False)
         return features
 
+    def _tokenize(self, phrase: str):
+        # Sam3Processor pads to the text encoder's length but does not truncate, so a long phrase would crash it.
+        limit = self.sam3.model.config.text_config.max_position_embeddings
+        tokenizer = self.sam3.processor.tokenizer
+        if len(tokenizer(phrase).input_ids) > limit:
+            logger.warning("phrase %r is longer than SAM 3's %d text tokens; only its beginning is used", phrase, limit)
+        text = tokenizer(phrase, padding="max_length", max_length=limit, truncation=True, return_tensors="pt")
+        return text.to(self.sam3.device)
+
     def _detect(
         self, vision: object, phrase: str, working_size: tuple[int, int], settings: SAM3Settings
     ) -> list[tuple[float, tuple[float, ...], np.ndarray]]:
         """(score, working-size box, working-size mask) of every instance above the thresholds, best first."""
         from transformers.models.sam3.modeling_sam3 import Sam3ImageSegmentationOutput
 
-        text = self.sam3.processor(text=phrase, return_tensors="pt").to(self.sam3.device)
+        text = self._tokenize(phrase)
         outputs = self.sam3.model(vision_embeds=vision, input_ids=text.input_ids, attention_mask=text.attention_mask)
-        group_bytes = working_size[0] * working_size[1] * _POSTPROCESS_BYTES_PER_PIXEL
-        per_group = max(1, _POSTPROCESS_BUDGET_BYTES // group_bytes)
+        bytes_per_query = working_size[0] * working_size[1] * _POSTPROCESS_BYTES_PER_PIXEL
+        per_group = max(1, _POSTPROCESS_BUDGET_BYTES // bytes_per_query)
         found = []
         for start in range(0, outputs.pred_logits.shape[1], per_group):
             queries = slice(start, start + per_group)

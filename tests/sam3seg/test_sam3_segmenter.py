@@ -129,6 +129,13 @@ def test_large_image_holds_no_full_size_array_per_instance(segmenter, chelsea):
     assert seconds < 30, f"took {seconds:.1f} s"
 
 
+def test_long_phrase_is_cut_to_the_text_encoder_length(segmenter, chelsea, caplog):
+    long_phrase = " ".join(["big striped cat"] * 15)
+    result = segmenter.segment(chelsea, [long_phrase, "cat"])
+    assert len(result.phrases[0].instances) == 20
+    assert "longer than SAM 3's 32 text tokens" in caplog.text
+
+
 @pytest.mark.parametrize(
     "phrases", [[], "cat", ["cat", ""], ["  "]], ids=["none", "string", "empty-phrase", "blank-phrase"]
 )
