@@ -124,9 +124,9 @@ def _load_error(model: str, local: bool, error: BaseException) -> SAM3ModelNotFo
             reason="gated",
         )
     if any(isinstance(cause, LocalEntryNotFoundError) for cause in causes):
-        problem = "is not in the local Hugging Face cache and the hub cannot be reached (offline)"
+        problem = "is no local folder, not in the Hugging Face cache, and the hub cannot be reached (offline)"
     elif any(isinstance(cause, RepositoryNotFoundError) for cause in causes):
-        problem = "was not found on the Hugging Face hub"
+        problem = "is no local folder and was not found on the Hugging Face hub"
     else:
         problem = f"could not be loaded from the Hugging Face hub ({reason})"
     return SAM3ModelNotFoundError(model, f"SAM 3 model {model!r} {problem}")
