@@ -32,7 +32,7 @@ from sclip.postprocess import (
     upsampled_rows,
 )
 from sclip.text import TEMPLATES, TextClassifier
-from segedit import preset_settings
+from sclip import preset_settings
 from segedit.devices import resolve_device, resolve_dtype
 
 from .context import BenchContext, StageResult, Target

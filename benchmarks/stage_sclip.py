@@ -9,7 +9,7 @@ import torch
 import sclip
 from sclip import SCLIPSegmenter
 from sclip.windows import preprocess, window_boxes
-from segedit import preset_settings
+from sclip import preset_settings
 from segedit.devices import precision_name
 
 from .context import BenchContext, StageResult, Target, reduced_precision

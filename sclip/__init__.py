@@ -36,24 +36,3 @@ __all__ = [
     "check_feature_layers", "default_cache_dir", "load_preset", "preset_names", "preset_settings", *_HEAVY,
 ]
 
-
-# INTERIM until the sclip-stage branch lands
-def preset_settings(name, **overrides):
-    preset = load_preset(name)
-    values = dict(short_side=preset.short_side, logit_scale=preset.logit_scale, prob_thd=preset.prob_thd,
-                  area_thd=preset.area_thd)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return SCLIPSettings(**values)
-
-
-def check_feature_layers(model, layers):
-    if any(layer < 1 for layer in layers):
-        error = ValueError(f"feature_layers: block numbers start at 1, got {layers}")
-        error.setting = "feature_layers"
-        raise error
-
-
-def build_vocabulary(prompts, vocabulary=None, preset=None):
-    from segedit.api import build_vocabulary as build
-
-    return build(prompts, vocabulary, preset)

@@ -114,26 +114,6 @@ class SegmentationResult:
         return np.bincount(self.labels.ravel(), minlength=len(self.vocabulary)).tolist()
 
 
-def build_vocabulary(prompts: Sequence[str], vocabulary=None, preset: str | None = None) -> Vocabulary:
-    """The vocabulary for some prompts: a preset, explicit class lines, or background + prompts.
-
-    Every prompt that no class names is appended as a class of its own.
-    """
-    prompts = [prompt.strip() for prompt in prompts]
-    if not prompts or any(not prompt for prompt in prompts):
-        raise ValueError("the prompt is empty; pass the object to find, e.g. --prompt car")
-    if preset is not None:
-        base = sclip.load_preset(preset).vocabulary
-    elif isinstance(vocabulary, Vocabulary):
-        base = vocabulary
-    elif vocabulary:
-        base = Vocabulary.from_lines(vocabulary)
-    else:
-        base = Vocabulary.from_lines([", ".join(sclip.BACKGROUND_NAMES)])
-    missing = [(prompt,) for prompt in dict.fromkeys(prompts) if base.find(prompt) is None]
-    return Vocabulary(base.classes + tuple(missing))
-
-
 class Segmenter:
     """SCLIP (+ SAM2) segmentation, SAM2 proposals and inpainting behind one object."""
 
@@ -212,25 +192,27 @@ class Segmenter:
         return_probs: bool = False,
         image_key=None,
         max_side: int | None = None,
+        scores: bool = False,
     ) -> SegmentationResult:
         """Segment ``image`` (path, PIL image or RGB uint8 array) for one or more prompts.
 
-        SAM2 runs only for what needs it: not for a target SCLIP found no pixel of.
+        ``return_probs`` keeps every class's probability map; ``scores`` gives each target its mean
+        probability over its mask (the COCO score) from the targets' maps alone. SAM2 runs only for
+        what needs it: not for a target SCLIP found no pixel of.
         """
         rgb = as_rgb_array(image)
         size = rgb.shape[:2]
         work = downscale(rgb, max_side)
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        vocab = build_vocabulary(prompts, vocabulary, preset)
+        plan = sclip.build_vocabulary(prompts, vocabulary, preset)
+        vocab, indices = plan.vocabulary, plan.targets
         if settings is None:
             settings = sclip.preset_settings(preset) if preset else SCLIPSettings()
-        indices = {prompt: vocab.find(prompt) for prompt in dict.fromkeys(p.strip() for p in prompts)}
-        prediction = self.sclip.predict(work, vocab, settings, return_probs=return_probs)
+        wanted = list(dict.fromkeys(indices.values())) if scores else None
+        prediction = self.sclip.predict(work, vocab, settings, return_probs=return_probs, probs_for=wanted)
         timings = {f"sclip_{name}": seconds for name, seconds in prediction.timings.items()}
         labels = resize_labels(prediction.labels, size)
-        probs = prediction.probs
-        if probs is not None and probs.shape[1:] != size:
-            probs = np.stack([resize_scores(channel, size) for channel in probs])
+        probs = _resized(prediction.probs, size)
+        target_probs = _resized(prediction.target_probs, size)
 
         found_any = any((labels == index).any() for index in indices.values())
         sam_masks = None
@@ -244,15 +226,15 @@ class Segmenter:
             if refine_masks:
                 mask, info = self._refine(prompt, sclip_mask, sam_masks, min_coverage)
             score = None
-            if probs is not None and mask.any():
-                score = float(probs[index][mask].astype(np.float32).mean())
+            if target_probs is not None and mask.any():
+                score = float(target_probs[wanted.index(index)][mask].astype(np.float32).mean())
             targets[prompt] = TargetResult(prompt, index, vocab.classes[index], mask, sclip_mask, info, score=score)
 
         if refine_all_classes:
             started = time.perf_counter()
             labels = refine.refine_label_map(labels, sam_masks.masks)
             timings["refine_all_classes"] = time.perf_counter() - started
-        return SegmentationResult("sclip", vocab, targets, labels, probs if return_probs else None, timings)
+        return SegmentationResult("sclip", vocab, targets, labels, probs, timings)
 
     @staticmethod
     def _refine(prompt: str, sclip_mask: np.ndarray, sam_masks, min_coverage: float) -> tuple[np.ndarray, dict]:
@@ -276,8 +258,8 @@ class Segmenter:
         rgb = as_rgb_array(image)
         size = rgb.shape[:2]
         work = downscale(rgb, max_side)
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        vocab = build_vocabulary(prompts, vocabulary)
+        plan = sclip.build_vocabulary(prompts, vocabulary)
+        vocab = plan.vocabulary
         timings: dict[str, float] = {}
         sam_masks = self._sam2_masks(work, image_key, timings)
 
@@ -286,8 +268,7 @@ class Segmenter:
         timings["clip_crops"] = time.perf_counter() - started
 
         targets = {}
-        for prompt in dict.fromkeys(p.strip() for p in prompts):
-            index = vocab.find(prompt)
+        for prompt, index in plan.targets.items():
             selection = refine.score_proposals(probs, index, top_k)
             similarity = np.zeros(work.shape[:2], dtype=np.float32)
             for mask, score in zip(sam_masks.masks, probs[:, index]):
@@ -335,9 +316,7 @@ class Segmenter:
     def _classify_masks(self, rgb: np.ndarray, masks: refine.SAM2Masks, vocabulary: Vocabulary) -> np.ndarray:
         """(M, C) class probabilities of each SAM2 mask's crop under plain CLIP."""
         crops = refine.square_crops(rgb, masks.masks, self.sclip.input_size, _mean_rgb())
-        # CLIP's own learned temperature: a crop is classified like a whole image
-        logit_scale = float(self.sclip.clip.model.logit_scale.exp())
-        return self.sclip.classify_crops(crops, vocabulary, logit_scale)
+        return self.sclip.classify_crops(crops, vocabulary)
 
     # ---- Stage 3 -----------------------------------------------------------------------------
     def inpainter(self, kind: str = "diffusion", model: str | None = None, scheduler: str | None = None,
@@ -377,6 +356,13 @@ class Segmenter:
         settings = settings or inpaint.InpaintSettings()
         worker = self.inpainter(inpainter, inpaint_model, settings.scheduler, settings.low_vram)
         return worker.edit(rgb, mask, mode, target, edit, settings)
+
+
+def _resized(maps: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | None:
+    """(N, h, w) probability maps at (N, H, W)."""
+    if maps is None or maps.shape[1:] == tuple(size):
+        return maps
+    return np.stack([resize_scores(channel, size) for channel in maps])
 
 
 def _mean_rgb() -> tuple[int, int, int]:

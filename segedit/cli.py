@@ -46,6 +46,7 @@ FLAG_OF_SETTING = {
     "points_per_batch": "--sam-points-per-batch",
     "sam_max_side": "--sam-max-side",
     "all_classes": "--refine-all-classes",
+    "prompts": "--prompt",
 }
 # What provides each model's weights locally, added to the one-line weights errors.
 WEIGHTS_FLAGS = {
@@ -329,7 +330,7 @@ def model_options_from_args(args) -> ModelOptions:
     layers = getattr(args, "feature_layers", None)
     if layers is not None:
         with flag_errors():
-            sclip.check_feature_layers(args.model if not args.clip_weights else None, layers)
+            layers = sclip.check_feature_layers(layers, None if args.clip_weights else args.model)
     return ModelOptions(
         model=args.model,
         clip_weights=args.clip_weights,

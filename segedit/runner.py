@@ -271,9 +271,10 @@ class Runner:
             refine_masks=options.refine.enabled,
             min_coverage=options.refine.min_coverage,
             refine_all_classes=options.refine.all_classes,
-            return_probs=options.outputs.save_probs or options.outputs.export_coco is not None,
+            return_probs=options.outputs.save_probs,
             image_key=key,
             max_side=max_side,
+            scores=options.outputs.export_coco is not None,
         )
 
 

@@ -40,7 +40,7 @@ class ResultWriter:
         visualize = options.outputs.visualize
         files.save_image(original, out_dir / "original.png")
         if result.labels is not None:
-            files.save_image(viz.labels_image(result.labels, len(result.vocabulary)), out_dir / "labels.png")
+            files.save_image(viz.label_map_image(result.labels, len(result.vocabulary)), out_dir / "labels.png")
             if visualize:
                 files.save_image(
                     viz.label_map_with_legend(original, result.labels, result.vocabulary.labels),

@@ -22,7 +22,3 @@ __all__ = [
     "palette",
 ]
 
-
-# INTERIM until the sclip-stage branch lands
-def labels_image(labels, num_classes):
-    return labels_to_palette_image(labels)
