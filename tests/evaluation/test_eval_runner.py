@@ -1,10 +1,7 @@
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from eval_files import write_image
+from loaded_modules import heavy_modules, loaded_modules
 from PIL import Image
 
 from segedit.evaluate_cli import load_rgb
@@ -13,7 +10,6 @@ from segedit.files import write_bytes_atomically
 
 # The file access the command line hands the evaluation loop.
 FILES = {"load_image": load_rgb, "write_bytes": write_bytes_atomically}
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 class GroundTruthLookup:
@@ -176,12 +172,9 @@ def test_saving_predictions_needs_a_writer_and_a_folder(generic_dataset, tmp_pat
 
 
 def test_the_evaluation_package_imports_no_model_library_and_nothing_else_of_segedit():
-    code = (
-        "import sys\n"
-        "import segedit.evaluation, segedit.evaluation.metrics, segedit.evaluation.runner\n"
-        "heavy = ('torch', 'open_clip', 'sam2', 'diffusers', 'transformers')\n"
-        "print(sorted(name for name in sys.modules if name.split('.')[0] in heavy\n"
-        "    or name.startswith('segedit.') and not name.startswith(('segedit.evaluation', 'segedit.errors'))))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    modules = loaded_modules("import segedit.evaluation")
+    assert {"segedit.evaluation.metrics", "segedit.evaluation.runner"} <= modules
+    assert heavy_modules(modules) == set()
+    assert {name for name in modules if name.startswith("segedit.")} <= {
+        name for name in modules if name.startswith(("segedit.evaluation", "segedit.errors"))
+    }
