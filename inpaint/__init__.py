@@ -1,24 +1,58 @@
-"""Stage 3: edit a masked region (remove, replace, restyle) with diffusion inpainting or OpenCV."""
+"""Stage 3: edit a masked region (remove, replace, restyle) with diffusion inpainting or OpenCV.
 
-from inpaint.diffusion import DEFAULT_INPAINT_MODEL, DiffusionInpainter
-from inpaint.errors import WeightsNotFoundError
-from inpaint.masks import feather_mask, paste_back
-from inpaint.modes import DEFAULT_STRENGTH, MODES, build_prompts
-from inpaint.opencv_remover import OpenCVRemover
-from inpaint.settings import SCHEDULERS, EditResult, Inpainter, InpaintSettings
+Settings, defaults and errors import nothing heavy, so a command line can build its --help and check its flags
+without torch; the inpainters (torch, diffusers, OpenCV) load on first access (PEP 562).
+"""
+
+from importlib import import_module
+
+from inpaint.errors import SettingsError, UnsupportedModelError, WeightsNotFoundError
+from inpaint.modes import (
+    DEFAULT_NEGATIVE_PROMPT,
+    DEFAULT_STRENGTH,
+    MODES,
+    PROMPT_SUFFIXES,
+    REMOVE_PROMPT,
+    build_prompts,
+)
+from inpaint.settings import DEFAULT_INPAINT_MODEL, SCHEDULERS, EditResult, Inpainter, InpaintSettings
+
+_LAZY = {
+    "DiffusionInpainter": "inpaint.diffusion",
+    "OpenCVRemover": "inpaint.opencv_remover",
+    "feather_mask": "inpaint.masks",
+    "paste_back": "inpaint.masks",
+}
 
 __all__ = [
     "DEFAULT_INPAINT_MODEL",
+    "DEFAULT_NEGATIVE_PROMPT",
     "DEFAULT_STRENGTH",
     "MODES",
+    "PROMPT_SUFFIXES",
+    "REMOVE_PROMPT",
     "SCHEDULERS",
     "DiffusionInpainter",
     "EditResult",
     "InpaintSettings",
     "Inpainter",
     "OpenCVRemover",
+    "SettingsError",
+    "UnsupportedModelError",
     "WeightsNotFoundError",
     "build_prompts",
     "feather_mask",
     "paste_back",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
 import secrets
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Iterator
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image
 
-from inpaint.errors import WeightsNotFoundError
+from inpaint.errors import UnsupportedModelError, WeightsNotFoundError
 from inpaint.masks import check_image_and_mask, crop_around, feather_mask, paste_back
 from inpaint.modes import MODES, build_prompts
-from inpaint.settings import SCHEDULERS, EditResult, InpaintSettings
+from inpaint.settings import DEFAULT_INPAINT_MODEL, SCHEDULERS, EditResult, InpaintSettings
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
     from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 logger = logging.getLogger(__name__)
-
-# stabilityai/stable-diffusion-2-inpainting was deleted from the Hugging Face hub in November 2025; this
-# community mirror holds the same weights and is what other projects switched to.
-DEFAULT_INPAINT_MODEL = "sd2-community/stable-diffusion-2-inpainting"
 
 # Context around the region's bounding box, as a fraction of its longer side on each side: the model needs to
 # see the surroundings to continue them.
@@ -39,14 +37,8 @@ _SIZE_MULTIPLE = 8
 
 _HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
 
-_DTYPES = {
-    "fp16": torch.float16,
-    "float16": torch.float16,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-    "fp32": torch.float32,
-    "float32": torch.float32,
-}
+# Label of the denoising progress bar (the pipeline's own bar has none).
+PROGRESS_LABEL = "diffusion steps"
 
 
 class DiffusionInpainter:
@@ -55,9 +47,10 @@ class DiffusionInpainter:
     ``model`` is a Hugging Face hub id or a local directory written by ``save_pretrained``. It is loaded with
     ``AutoPipelineForInpainting``, so Stable Diffusion 1.x, 2.x and XL inpainting checkpoints all work; the
     default is ``DEFAULT_INPAINT_MODEL``, a community mirror of the deleted stabilityai/stable-diffusion-2-inpainting.
-    ``dtype`` None means float16 on CUDA (attention runs through PyTorch's SDPA, diffusers' default) and float32
-    elsewhere. ``scheduler`` names an entry of ``SCHEDULERS`` (None keeps the model's own). ``low_vram`` keeps
-    idle sub-models on the CPU (CUDA only). ``progress`` shows a bar over the denoising steps.
+    ``dtype`` is the caller's choice (float16 suits CUDA, float32 the CPU); every sub-model is loaded in it,
+    whatever precision its weights were saved in. The model is loaded once: each edit's ``settings.scheduler``
+    is swapped onto the loaded pipeline. ``low_vram`` keeps idle sub-models on the CPU (CUDA only).
+    ``progress`` shows a bar over the denoising steps; without it no library draws any bar, loading included.
 
     The model works at its native resolution (UNet sample size x VAE scale factor: 512 for SD 2, 1024 for XL):
     each edit runs on a crop around the region, resized so its longer side equals that resolution, and the result
@@ -70,30 +63,32 @@ class DiffusionInpainter:
         self,
         model: str = DEFAULT_INPAINT_MODEL,
         device: str | torch.device = "cpu",
-        dtype: torch.dtype | str | None = None,
-        scheduler: str | None = None,
+        dtype: torch.dtype = torch.float32,
         low_vram: bool = False,
         progress: bool = True,
     ) -> None:
-        if scheduler is not None and scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {scheduler!r}; expected one of: {', '.join(SCHEDULERS)}")
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float16, got {dtype!r}")
         self.model = str(model)
         self.device = torch.device(device)
-        self.dtype = _resolve_dtype(dtype, self.device)
-        self.scheduler_name = scheduler
+        self.dtype = dtype
         self.low_vram = False
 
-        self.pipeline = _load_pipeline(self.model, self.dtype)
+        with _library_progress_bars(progress):
+            self.pipeline = _load_pipeline(self.model, self.dtype)
         unet = getattr(self.pipeline, "unet", None)
         if unet is None:
-            raise ValueError(
+            raise UnsupportedModelError(
+                self.model,
                 f"{self.model} loads as {type(self.pipeline).__name__}, which has no UNet; "
-                "use a Stable Diffusion (1.x, 2.x or XL) inpainting model"
+                "use a Stable Diffusion (1.x, 2.x or XL) inpainting model",
             )
         self.resolution = int(unet.config.sample_size) * int(self.pipeline.vae_scale_factor)
-        self._schedulers: dict[str | None, SchedulerMixin] = {None: self.pipeline.scheduler}
-        self.pipeline.scheduler = self._scheduler(scheduler)
-        self.pipeline.set_progress_bar_config(disable=not progress)
+        # Every edit gets a fresh scheduler built from the model's own config, so no state of one edit's
+        # scheduler can leak into the next and "no scheduler asked for" always means the model's own.
+        self._own_scheduler_class = type(self.pipeline.scheduler)
+        self._scheduler_config = self.pipeline.scheduler.config
+        self.pipeline.set_progress_bar_config(disable=not progress, desc=PROGRESS_LABEL)
 
         if low_vram:
             self.enable_low_vram()
@@ -131,16 +126,14 @@ class DiffusionInpainter:
         Pixels outside the feathered mask are returned unchanged.
         """
         settings = settings or InpaintSettings()
+        settings.check_mode(mode)
         check_image_and_mask(image, mask)
         prompts = build_prompts(mode, target, edit, settings.negative_prompt)
         strength = settings.strength_for(mode)
-        if int(settings.steps * strength) < 1:
-            raise ValueError(f"{settings.steps} steps at strength {strength} leave no denoising step; raise steps")
         seed = settings.seed if settings.seed is not None else secrets.randbits(32)
         if settings.low_vram:
             self.enable_low_vram()
-        scheduler_name = settings.scheduler if settings.scheduler is not None else self.scheduler_name
-        self.pipeline.scheduler = self._scheduler(scheduler_name)
+        self.pipeline.scheduler = self._scheduler(settings.scheduler)
 
         alpha = feather_mask(mask, settings.mask_dilate, settings.mask_blur)
         # The model repaints everything the blend may show, so the feather fades new content into the original
@@ -189,16 +182,18 @@ class DiffusionInpainter:
             scheduler=type(self.pipeline.scheduler).__name__,
             crop_box=(x0, y0, x1, y1),
             seconds=seconds,
+            dtype=str(self.dtype).removeprefix("torch."),
         )
 
     def _scheduler(self, name: str | None) -> SchedulerMixin:
-        """The scheduler called ``name`` (None: the model's own), built once from the model's scheduler config."""
-        if name not in self._schedulers:
+        """A new scheduler called ``name`` (None: the model's own kind), built from the model's scheduler config."""
+        if name is None:
+            scheduler_class = self._own_scheduler_class
+        else:
             import diffusers
 
             scheduler_class = getattr(diffusers, SCHEDULERS[name])
-            self._schedulers[name] = scheduler_class.from_config(self._schedulers[None].config)
-        return self._schedulers[name]
+        return scheduler_class.from_config(self._scheduler_config)
 
 
 def _load_pipeline(model: str, dtype: torch.dtype) -> DiffusionPipeline:
@@ -212,34 +207,87 @@ def _load_pipeline(model: str, dtype: torch.dtype) -> DiffusionPipeline:
     dtype_keyword = "dtype" if major_minor >= (0, 42) else "torch_dtype"
 
     path = Path(model).expanduser()
-    how_to = "pass --inpaint-model DIR (a local diffusers directory) or allow network access on first use"
+    how_to = "give a local diffusers directory (save_pretrained layout) or allow network access on first use"
     local = path.exists()
-    if local and not (path / "model_index.json").is_file():
-        raise WeightsNotFoundError(f"{path} is not a diffusers pipeline directory (no model_index.json); {how_to}")
-    if not local and not _HUB_ID.fullmatch(model):
-        raise WeightsNotFoundError(f"inpainting model directory {path} does not exist; {how_to}")
+    if local:
+        _check_pipeline_directory(model, path)
+    elif not _HUB_ID.fullmatch(model):
+        raise WeightsNotFoundError(model, f"inpainting model directory {path} does not exist; {how_to}")
     try:
         with warnings.catch_warnings():
             # diffusers hands huggingface_hub an argument it deprecated; nothing a user can act on
             warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
             return AutoPipelineForInpainting.from_pretrained(str(path) if local else model, **{dtype_keyword: dtype})
     except OSError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if local:
             where = f"the pipeline in {path} is incomplete"
         else:
             where = f"inpainting model {model!r} is neither a local directory nor fetchable from the Hugging Face hub"
-        raise WeightsNotFoundError(f"{where} ({reason}); {how_to}") from error
+        raise WeightsNotFoundError(model, f"{where} ({_first_line(error)}); {how_to}") from error
+    except ValueError as error:  # AutoPipeline knows no inpainting pipeline for the model's class
+        raise UnsupportedModelError(model, f"{model} is not a usable inpainting model ({_first_line(error)})") from error
 
 
-def _resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
-    if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in _DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; expected one of: {', '.join(_DTYPES)}")
-    return _DTYPES[dtype]
+def _check_pipeline_directory(model: str, path: Path) -> None:
+    """Name the first missing piece of a local pipeline directory, before diffusers fails somewhere inside."""
+    index_path = path / "model_index.json"
+    if not index_path.is_file():
+        raise WeightsNotFoundError(
+            model, f"{path} is not a diffusers pipeline directory (no model_index.json); give a save_pretrained folder"
+        )
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsNotFoundError(model, f"{index_path} cannot be read ({_first_line(error)})") from error
+    # Components are [library, class] pairs; [null, null] marks one the pipeline was saved without.
+    components = [
+        name
+        for name, value in index.items()
+        if not name.startswith("_") and isinstance(value, list) and len(value) == 2 and None not in value
+    ]
+    missing = [name for name in components if not (path / name).is_dir()]
+    if missing:
+        folders = ", ".join(f"{name}/" for name in missing)
+        raise WeightsNotFoundError(
+            model, f"the pipeline in {path} is incomplete: no {folders} (model_index.json lists {', '.join(missing)})"
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@contextlib.contextmanager
+def _library_progress_bars(show: bool) -> Iterator[None]:
+    """Let diffusers and transformers (and huggingface_hub, which transformers switches along) draw their loading
+    and download bars only if ``show``; their global switches are put back afterwards."""
+    if show:
+        yield
+        return
+    import huggingface_hub.utils
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_on = diffusers_logging.is_progress_bar_enabled()
+    transformers_on = transformers_logging.is_progress_bar_enabled()
+    hub_off = huggingface_hub.utils.are_progress_bars_disabled()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if diffusers_on:
+            diffusers_logging.enable_progress_bar()
+        with warnings.catch_warnings():
+            # Enabling the hub's bars warns where HF_HUB_DISABLE_PROGRESS_BARS holds; they then stay off anyway.
+            warnings.filterwarnings("ignore", message="Cannot enable progress bars")
+            if transformers_on:
+                transformers_logging.enable_progress_bar()  # switches the hub's bars on too
+            if hub_off:
+                huggingface_hub.utils.disable_progress_bars()
+            elif huggingface_hub.utils.are_progress_bars_disabled():
+                huggingface_hub.utils.enable_progress_bars()
 
 
 def _model_input_size(width: int, height: int, resolution: int) -> tuple[int, int]:

@@ -9,7 +9,14 @@ MODES: tuple[str, ...] = ("remove", "replace", "style")
 # Style keeps the region's layout, so the denoiser must not start from pure noise; remove and replace repaint fully.
 DEFAULT_STRENGTH: dict[str, float] = {"remove": 1.0, "replace": 1.0, "style": 0.6}
 
-_QUALITY_NEGATIVE = "blurry, distorted, deformed, artifacts, seams, text, watermark, low quality"
+# The wording added to every prompt, public so a command line's help can quote it. Remove names no new content:
+# naming anything would paint it. The removed target joins the negative prompt instead.
+REMOVE_PROMPT = "empty background, seamless continuation of the surrounding scene, matching light and texture"
+PROMPT_SUFFIXES: dict[str, str] = {
+    "replace": "photorealistic, highly detailed, lit like the surrounding scene",
+    "style": "same shape and layout as before, highly detailed",
+}
+DEFAULT_NEGATIVE_PROMPT = "blurry, distorted, deformed, artifacts, seams, text, watermark, low quality"
 
 
 @dataclass(frozen=True)
@@ -43,15 +50,15 @@ def build_prompts(mode: str, target: str, edit: str | None, extra_negative: str 
         if not target:
             raise ValueError("mode 'remove' needs the target's name, so the model can be told not to paint it back")
         # Naming the removed class in the positive prompt would bring it back; it belongs in the negative only.
-        prompt = "empty background, seamless continuation of the surrounding scene, matching light and texture"
-        negative = f"{target}, new object, {_QUALITY_NEGATIVE}"
+        prompt = REMOVE_PROMPT
+        negative = f"{target}, new object, {DEFAULT_NEGATIVE_PROMPT}"
     elif mode == "replace":
-        prompt = f"{edit}, photorealistic, highly detailed, lit like the surrounding scene"
-        negative = _QUALITY_NEGATIVE
+        prompt = f"{edit}, {PROMPT_SUFFIXES['replace']}"
+        negative = DEFAULT_NEGATIVE_PROMPT
     else:
         subject = f"{target}, " if target else ""
-        prompt = f"{subject}{edit}, same shape and layout as before, highly detailed"
-        negative = _QUALITY_NEGATIVE
+        prompt = f"{subject}{edit}, {PROMPT_SUFFIXES['style']}"
+        negative = DEFAULT_NEGATIVE_PROMPT
     if extra_negative and extra_negative.strip():
         negative = f"{negative}, {extra_negative.strip()}"
     return Prompts(prompt=prompt, negative_prompt=negative)

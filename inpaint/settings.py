@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from inpaint.modes import DEFAULT_STRENGTH
+from inpaint.errors import SettingsError
+from inpaint.modes import DEFAULT_STRENGTH, MODES, check_mode
+
+# stabilityai/stable-diffusion-2-inpainting was deleted from the Hugging Face hub in November 2025; this
+# community mirror holds the same weights and is what other projects switched to.
+DEFAULT_INPAINT_MODEL = "sd2-community/stable-diffusion-2-inpainting"
 
 # Scheduler choices by name -> diffusers class, built from the model's own scheduler config.
 # DPM-Solver++ reaches comparable quality in about 20-25 steps instead of 50.
@@ -21,8 +27,8 @@ class InpaintSettings:
     ``strength`` None picks the mode's default (1.0 for remove/replace, 0.6 for style). ``seed`` None draws a
     fresh seed, which the result reports so the run can be repeated. ``negative_prompt`` is appended to the
     mode's own negative prompt. The mask is grown by ``mask_dilate`` pixels and its edge feathered over
-    ``mask_blur`` pixels. ``scheduler`` None keeps the inpainter's scheduler (the model's own unless the
-    inpainter was built with another); ``"dpm++"`` allows fewer steps. ``low_vram`` offloads idle sub-models to
+    ``mask_blur`` pixels. ``scheduler`` None runs the model's own scheduler; ``"dpm++"`` allows fewer steps
+    (the loaded pipeline swaps schedulers per edit, nothing is reloaded). ``low_vram`` offloads idle sub-models to
     the CPU on CUDA (switched on at the first edit that asks); OpenCV removal ignores all but the mask settings.
     """
 
@@ -38,25 +44,48 @@ class InpaintSettings:
 
     def __post_init__(self) -> None:
         if self.steps < 1:
-            raise ValueError(f"steps must be at least 1, got {self.steps}")
-        if self.guidance < 0:
-            raise ValueError(f"guidance must be non-negative, got {self.guidance}")
+            raise SettingsError("steps", f"steps must be at least 1, got {self.steps}")
+        if not math.isfinite(self.guidance) or self.guidance < 0:
+            raise SettingsError("guidance", f"guidance must be a finite number >= 0, got {self.guidance}")
         if self.strength is not None and not 0.0 < self.strength <= 1.0:
-            raise ValueError(f"strength must be in (0, 1], got {self.strength}")
+            raise SettingsError("strength", f"strength must be in (0, 1], got {self.strength}")
         if self.seed is not None and not 0 <= self.seed < 2**64:
-            raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
-        if self.mask_dilate < 0 or self.mask_blur < 0:
-            raise ValueError(
-                f"mask_dilate and mask_blur must be non-negative, got {self.mask_dilate}, {self.mask_blur}"
-            )
+            raise SettingsError("seed", f"seed must be in [0, 2**64), got {self.seed}")
+        for name in ("mask_dilate", "mask_blur"):
+            if getattr(self, name) < 0:
+                raise SettingsError(name, f"{name} must be 0 or more pixels, got {getattr(self, name)}")
         if self.scheduler is not None and self.scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {self.scheduler!r}; expected one of: {', '.join(SCHEDULERS)}")
+            raise SettingsError(
+                "scheduler", f"unknown scheduler {self.scheduler!r}; expected one of: {', '.join(SCHEDULERS)}"
+            )
+
+    def check_mode(self, mode: str) -> None:
+        """Raise before any image is touched if the diffusion inpainter cannot edit in ``mode`` with these settings.
+
+        Diffusers' inpainting pipelines (``get_timesteps``) run only the last ``min(int(steps * strength), steps)``
+        of the ``steps`` timesteps; where that is 0 every image would fail, so the error names ``steps``.
+        """
+        check_mode(mode, MODES, "the diffusion inpainter")
+        strength = self.strength_for(mode)
+        if _denoising_steps(self.steps, strength) < 1:
+            needed = math.ceil(1 / strength)
+            while _denoising_steps(needed, strength) < 1:  # int() of a float product may fall just short
+                needed += 1
+            raise SettingsError(
+                "steps",
+                f"{self.steps} steps at strength {strength} ({mode}) leave no denoising step, since only "
+                f"int(steps * strength) of them run; use at least {needed} steps",
+            )
 
     def check_mode(self, mode: str) -> None:  # INTERIM until the inpaint-eval branch lands
         pass
 
     def strength_for(self, mode: str) -> float:
         return self.strength if self.strength is not None else DEFAULT_STRENGTH[mode]
+
+
+def _denoising_steps(steps: int, strength: float) -> int:
+    return min(int(steps * strength), steps)
 
 
 @dataclass
@@ -79,6 +108,7 @@ class EditResult:
     scheduler: str | None
     crop_box: tuple[int, int, int, int]
     seconds: float
+    dtype: str | None = None  # torch dtype the model ran in ("float16", "float32", ...); None without a model
 
     def metadata(self) -> dict[str, Any]:
         """Every field but the image, as JSON-ready values."""

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Sequence
 
 import sclip
-from evaluation import DATASETS, evaluate, format_table, open_dataset, write_metrics
 from sclip import Vocabulary
 
 from . import files
@@ -21,7 +20,9 @@ from .cli import (
     sclip_settings_from_args,
     segmenter_from_args,
 )
-from .errors import EXIT_CODES_HELP, EXIT_OK, UsageError
+from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, UsageError
+from .evaluation import DATASETS, evaluate, format_table, open_dataset, write_metrics
+from .images import load_image
 
 METHODS = ("sclip", "sclip+sam2", "proposals")
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--dataset", required=True, choices=sorted(DATASETS),
                       help="benchmark layout and class preset; 'generic' reads images/, labels/ and classes.txt")
     data.add_argument("--data-root", required=True, type=Path)
-    data.add_argument("--output", required=True, type=Path, help="folder for metrics.json and metrics.csv")
+    data.add_argument("--output", type=Path, default=Path("output_eval"), help="folder for metrics.json and metrics.csv")
     data.add_argument("--method", choices=METHODS, default="sclip")
     data.add_argument("--limit", type=int, help="score only the first N images")
     data.add_argument("--save-predictions", type=Path, metavar="DIR",
@@ -70,6 +71,8 @@ def _run(args) -> int:
         settings = sclip_settings_from_args(args, preset=dataset.spec.class_preset)
     if len(vocabulary) != dataset.num_classes:
         raise UsageError(f"{args.dataset}: {len(vocabulary)} class names for {dataset.num_classes} label values")
+    if args.save_predictions is not None:
+        files.prepare_output_dir(args.save_predictions, option="--save-predictions")
     output = files.prepare_output_dir(args.output)
     progress = not args.quiet and sys.stderr.isatty()
     segmenter = segmenter_from_args(args, progress)
@@ -79,7 +82,10 @@ def _run(args) -> int:
     def predict(image):
         return segmenter.predict_labels(image, vocabulary, settings, args.method)
 
-    report = evaluate(dataset, predict, limit=args.limit, save_predictions=args.save_predictions, progress=progress)
+    report = evaluate(
+        dataset, predict, load_image=load_rgb, write_bytes=files.write_bytes_atomically, limit=args.limit,
+        save_predictions=args.save_predictions, progress=progress,
+    )
     record = {
         "dataset": args.dataset,
         "data_root": str(args.data_root),
@@ -92,8 +98,17 @@ def _run(args) -> int:
         },
         "limit": args.limit,
     }
-    write_metrics(report, vocabulary.labels, record, output)
+    write_metrics(report, vocabulary.labels, record, output, files.write_bytes_atomically)
     if not args.quiet:
         print(format_table(report.metrics, vocabulary.labels))
         print(f"{report.images} images, {args.method}: mIoU {report.metrics.mean_iou:.2f}")
+    if report.failed:
+        print(f"error: {len(report.failed)} image(s) could not be read and were not scored; "
+              f"listed under failed_images in {output / 'metrics.json'}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
+
+
+def load_rgb(path: Path):
+    """Images are read exactly as the segmentation command lines read theirs (EXIF orientation, any mode)."""
+    return load_image(path).rgb

@@ -1,9 +1,11 @@
 """evaluate.py end to end with a tiny random CLIP: real VOC files, the generic layout, resuming."""
 import json
+from pathlib import Path
 
 import pytest
 
 import evaluate
+from segedit.evaluate_cli import build_parser
 
 
 @pytest.fixture
@@ -50,3 +52,38 @@ def test_missing_dataset_is_one_line(model_args, tmp_path, capsys):
                           str(tmp_path / "out")] + model_args)
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "voc21" in err and "Traceback" not in err
+
+
+def test_an_unreadable_image_is_listed_as_failed_and_the_rest_is_scored(generic_dataset, model_args, tmp_path,
+                                                                        monkeypatch, capsys):
+    root, _ = generic_dataset
+    (root / "images" / "sample_1.png").write_bytes(b"\x89PNG but then nothing")
+    monkeypatch.chdir(tmp_path)
+    code = evaluate.main(["--dataset", "generic", "--data-root", str(root)] + model_args)
+    assert code == 1
+    metrics = json.loads((tmp_path / "output_eval" / "metrics.json").read_text())  # the default --output
+    assert metrics["images"] == 2 and 0 <= metrics["mIoU"] <= 100
+    assert [failure["stem"] for failure in metrics["failed_images"]] == ["sample_1"]
+    assert (tmp_path / "output_eval" / "metrics.csv").read_text().startswith("class,iou,acc")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "sample_1.png" in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: 1 image(s) could not be read and were not scored; listed under failed_images in "
+        f"{Path('output_eval') / 'metrics.json'}"
+    ]
+
+
+def test_save_predictions_naming_a_file_is_one_usage_line(generic_dataset, model_args, tmp_path, capsys):
+    blocker = tmp_path / "predictions.txt"
+    blocker.write_text("not a folder")
+    code = evaluate.main(["--dataset", "generic", "--data-root", str(generic_dataset[0]), "--output",
+                          str(tmp_path / "out"), "--save-predictions", str(blocker)] + model_args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "Traceback" not in err
+    assert str(blocker) in err and "--save-predictions" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_defaults_to_output_eval():
+    args = build_parser().parse_args(["--dataset", "voc21", "--data-root", "somewhere"])
+    assert args.output == Path("output_eval")

@@ -5,7 +5,7 @@ import pytest
 from eval_files import write_image
 from PIL import Image
 
-from evaluation import DATASETS, DatasetError, open_dataset
+from segedit.evaluation import DATASETS, DatasetError, open_dataset
 
 
 def raw_label(path):

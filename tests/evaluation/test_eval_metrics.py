@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from evaluation import ConfusionMatrix
+from segedit.evaluation import ConfusionMatrix
 
 # A 2x3 example scored by hand (255 = ignore):
 #   gt   = 0 0 1      pred = 0 1 1

@@ -1,9 +1,15 @@
 import numpy as np
 import pytest
 from eval_files import write_image
+from loaded_modules import heavy_modules, loaded_modules
 from PIL import Image
 
-from evaluation import evaluate, load_rgb_image, open_dataset
+from segedit.evaluate_cli import load_rgb
+from segedit.evaluation import evaluate, open_dataset
+from segedit.files import write_bytes_atomically
+
+# The file access the command line hands the evaluation loop.
+FILES = {"load_image": load_rgb, "write_bytes": write_bytes_atomically}
 
 
 class GroundTruthLookup:
@@ -14,7 +20,7 @@ class GroundTruthLookup:
         self.by_colour = {}
         for stem, label in labels.items():
             image = next((root / "images").glob(f"{stem}.*"))
-            colour = tuple(load_rgb_image(image)[0, 0])
+            colour = tuple(load_rgb(image)[0, 0])
             # Ignored pixels have no right answer; predict class 0 there.
             self.by_colour[colour] = np.where(label == 255, 0, label).astype(np.int64)
 
@@ -25,7 +31,7 @@ class GroundTruthLookup:
 
 def test_ground_truth_predictions_score_100(generic_dataset):
     root, labels = generic_dataset
-    report = evaluate(open_dataset("generic", root), GroundTruthLookup(root, labels), progress=False)
+    report = evaluate(open_dataset("generic", root), GroundTruthLookup(root, labels), progress=False, **FILES)
     assert report.images == 3 and report.reused == 0
     assert report.metrics.mean_iou == pytest.approx(100)
     assert report.metrics.all_acc == pytest.approx(100)
@@ -40,7 +46,8 @@ def test_all_background_predictions_give_the_background_share(generic_dataset):
     background_share = 100 * np.mean(valid == 0)
     classes_in_gt = len(np.unique(valid))
 
-    report = evaluate(open_dataset("generic", root), lambda image: np.zeros(image.shape[:2], int), progress=False)
+    background = lambda image: np.zeros(image.shape[:2], int)  # noqa: E731
+    report = evaluate(open_dataset("generic", root), background, progress=False, **FILES)
     # Class 0: TP = its pixels, FP = every other valid pixel, FN = 0; other classes score 0.
     assert report.metrics.class_iou[0] == pytest.approx(background_share)
     assert report.metrics.all_acc == pytest.approx(background_share)
@@ -54,7 +61,7 @@ def test_real_voc_samples_all_background(voc_samples):
     )
     valid = gt[gt != 255]
     dataset = open_dataset("voc21", voc_samples)
-    report = evaluate(dataset, lambda image: np.zeros(image.shape[:2], np.uint8), progress=False)
+    report = evaluate(dataset, lambda image: np.zeros(image.shape[:2], np.uint8), progress=False, **FILES)
     assert report.images == 14
     assert report.metrics.all_acc == pytest.approx(100 * np.mean(valid == 0))
     assert report.metrics.mean_iou == pytest.approx(100 * np.mean(valid == 0) / len(np.unique(valid)))
@@ -65,14 +72,14 @@ def test_saved_predictions_are_reused(generic_dataset, tmp_path):
     dataset = open_dataset("generic", root)
     saved = tmp_path / "predictions"
     first_predict = GroundTruthLookup(root, labels)
-    first = evaluate(dataset, first_predict, save_predictions=saved, progress=False)
+    first = evaluate(dataset, first_predict, save_predictions=saved, progress=False, **FILES)
     assert first_predict.calls == 3
     assert sorted(path.name for path in saved.iterdir()) == sorted(f"{stem}.png" for stem in labels)
     for stem, label in labels.items():
         assert np.array_equal(np.array(Image.open(saved / f"{stem}.png")), np.where(label == 255, 0, label))
 
     second_predict = GroundTruthLookup(root, labels)
-    second = evaluate(dataset, second_predict, save_predictions=saved, progress=False)
+    second = evaluate(dataset, second_predict, save_predictions=saved, progress=False, **FILES)
     assert second_predict.calls == 0
     assert second.reused == 3 and second.seconds_per_image is None
     assert np.array_equal(second.metrics.class_iou, first.metrics.class_iou)
@@ -82,10 +89,10 @@ def test_interrupted_run_resumes_with_the_missing_images(generic_dataset, tmp_pa
     root, labels = generic_dataset
     dataset = open_dataset("generic", root)
     saved = tmp_path / "predictions"
-    evaluate(dataset, GroundTruthLookup(root, labels), save_predictions=saved, progress=False)
+    evaluate(dataset, GroundTruthLookup(root, labels), save_predictions=saved, progress=False, **FILES)
     (saved / "sample_1.png").unlink()
     predict = GroundTruthLookup(root, labels)
-    report = evaluate(dataset, predict, save_predictions=saved, progress=False)
+    report = evaluate(dataset, predict, save_predictions=saved, progress=False, **FILES)
     assert predict.calls == 1 and report.reused == 2
     assert report.metrics.mean_iou == pytest.approx(100)
 
@@ -94,20 +101,20 @@ def test_limit_scores_only_the_first_samples(generic_dataset):
     root, labels = generic_dataset
     dataset = open_dataset("generic", root)
     predict = GroundTruthLookup(root, labels)
-    report = evaluate(dataset, predict, limit=2, progress=False)
+    report = evaluate(dataset, predict, limit=2, progress=False, **FILES)
     assert report.images == 2 and predict.calls == 2
 
 
 def test_prediction_of_the_wrong_shape_names_the_sample(generic_dataset):
     root, _ = generic_dataset
     with pytest.raises(ValueError, match="sample_0"):
-        evaluate(open_dataset("generic", root), lambda image: np.zeros((3, 3), int), progress=False)
+        evaluate(open_dataset("generic", root), lambda image: np.zeros((3, 3), int), progress=False, **FILES)
 
 
 def test_prediction_outside_the_classes_names_the_sample(generic_dataset):
     root, _ = generic_dataset
     with pytest.raises(ValueError, match="sample_0"):
-        evaluate(open_dataset("generic", root), lambda image: np.full(image.shape[:2], 9), progress=False)
+        evaluate(open_dataset("generic", root), lambda image: np.full(image.shape[:2], 9), progress=False, **FILES)
 
 
 def test_images_are_loaded_upright_as_rgb(tmp_path):
@@ -115,7 +122,7 @@ def test_images_are_loaded_upright_as_rgb(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
     Image.fromarray(np.zeros((2, 4), dtype=np.uint8)).save(sideways, exif=exif)
-    image = load_rgb_image(sideways)
+    image = load_rgb(sideways)
     assert image.shape == (4, 2, 3) and image.dtype == np.uint8
 
 
@@ -133,5 +140,41 @@ def test_generic_dataset_with_exif_rotated_image(tmp_path):
         shapes.append(image.shape)
         return np.ones(image.shape[:2], int)
 
-    report = evaluate(open_dataset("generic", root), predict, progress=False)
+    report = evaluate(open_dataset("generic", root), predict, progress=False, **FILES)
     assert shapes == [(4, 2, 3)] and report.metrics.mean_iou == pytest.approx(100)
+
+
+def test_an_unreadable_image_is_counted_as_failed_and_the_rest_is_scored(generic_dataset, tmp_path):
+    root, labels = generic_dataset
+    dataset = open_dataset("generic", root)
+    broken = next(sample for sample in dataset if sample.stem == "sample_1")
+    broken.image_path.write_bytes(b"not an image at all")
+    predict = GroundTruthLookup(root, {stem: label for stem, label in labels.items() if stem != "sample_1"})
+    saved = tmp_path / "predictions"
+    report = evaluate(dataset, predict, save_predictions=saved, progress=False, **FILES)
+    assert report.images == 2 and predict.calls == 2
+    assert [(failure.stem, failure.image_path) for failure in report.failed] == [("sample_1", broken.image_path)]
+    assert "\n" not in report.failed[0].reason and str(broken.image_path) in report.failed[0].reason
+    assert report.metrics.mean_iou == pytest.approx(100)
+    assert sorted(path.name for path in saved.iterdir()) == ["sample_0.png", "sample_2.png"]
+
+
+def test_saving_predictions_needs_a_writer_and_a_folder(generic_dataset, tmp_path):
+    dataset = open_dataset("generic", generic_dataset[0])
+    predict = GroundTruthLookup(*generic_dataset)
+    with pytest.raises(ValueError, match="write_bytes"):
+        evaluate(dataset, predict, load_image=load_rgb, save_predictions=tmp_path / "p", progress=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="is a file"):
+        evaluate(dataset, predict, save_predictions=blocker, progress=False, **FILES)
+    assert predict.calls == 0
+
+
+def test_the_evaluation_package_imports_no_model_library_and_nothing_else_of_segedit():
+    modules = loaded_modules("import segedit.evaluation")
+    assert {"segedit.evaluation.metrics", "segedit.evaluation.runner"} <= modules
+    assert heavy_modules(modules) == set()
+    assert {name for name in modules if name.startswith("segedit.")} <= {
+        name for name in modules if name.startswith(("segedit.evaluation", "segedit.errors"))
+    }

@@ -1,11 +1,19 @@
 import logging
+from pathlib import Path
 
 import huggingface_hub
+import huggingface_hub.utils
 import numpy as np
 import pytest
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+import torch
+from diffusers import AutoPipelineForInpainting, DDIMScheduler, DPMSolverMultistepScheduler
+from diffusers.utils import logging as diffusers_logging
+from tiny_inpaint import write_clip_tokenizer_files
+from transformers.utils import logging as transformers_logging
 
-from inpaint import DiffusionInpainter, InpaintSettings, WeightsNotFoundError, feather_mask
+from inpaint.diffusion import PROGRESS_LABEL
+
+from inpaint import DiffusionInpainter, InpaintSettings, SettingsError, WeightsNotFoundError, feather_mask
 
 FAST = {"steps": 2, "guidance": 7.5}
 
@@ -28,6 +36,7 @@ def test_result_has_the_input_shape_and_records_the_run(tiny_inpainter, tiny_inp
     assert result.scheduler == "DDIMScheduler"
     assert result.crop_box == (0, 0, 64, 64)
     assert result.seconds > 0
+    assert result.dtype == "float32" and result.metadata()["dtype"] == "float32"
     assert np.any(result.image[mask] != image[mask])
 
 
@@ -106,27 +115,9 @@ def test_bad_inputs_are_value_errors(tiny_inpainter):
         tiny_inpainter.edit(image, mask[:32], "remove", "car", settings=InpaintSettings(**FAST))
     with pytest.raises(ValueError, match="empty"):
         tiny_inpainter.edit(image, np.zeros_like(mask), "remove", "car", settings=InpaintSettings(**FAST))
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(SettingsError, match="steps") as error:
         tiny_inpainter.edit(image, mask, "style", "car", "x", settings=InpaintSettings(steps=1, strength=0.5))
-
-
-def test_dpm_scheduler_is_built_from_the_models_scheduler_config(tiny_inpaint_model):
-    inpainter = DiffusionInpainter(tiny_inpaint_model, scheduler="dpm++", progress=False)
-    scheduler = inpainter.pipeline.scheduler
-    assert isinstance(scheduler, DPMSolverMultistepScheduler)
-    assert scheduler.config.beta_schedule == "scaled_linear" and scheduler.config.beta_end == 0.012
-    image, mask = _image_and_mask(64, 64, (20, 20, 40, 40))
-    result = inpainter.edit(image, mask, "remove", "car", settings=InpaintSettings(seed=0, **FAST))
-    assert result.scheduler == "DPMSolverMultistepScheduler"
-
-
-def test_settings_can_pick_the_scheduler_for_one_edit(tiny_inpainter):
-    image, mask = _image_and_mask(64, 64, (20, 20, 40, 40))
-    dpm = tiny_inpainter.edit(image, mask, "remove", "car", settings=InpaintSettings(seed=0, scheduler="dpm++", **FAST))
-    own = tiny_inpainter.edit(image, mask, "remove", "car", settings=InpaintSettings(seed=0, **FAST))
-    assert dpm.scheduler == "DPMSolverMultistepScheduler"
-    assert own.scheduler == "DDIMScheduler" and isinstance(tiny_inpainter.pipeline.scheduler, DDIMScheduler)
-    assert not np.array_equal(dpm.image, own.image)
+    assert error.value.setting == "steps"
 
 
 def test_cpu_run_warns_about_speed_and_ignores_low_vram(tiny_inpaint_model, caplog):
@@ -140,33 +131,128 @@ def test_cpu_run_warns_about_speed_and_ignores_low_vram(tiny_inpaint_model, capl
     assert result.image.shape == (64, 64, 3)
 
 
-def test_bad_constructor_arguments_fail_before_loading(tiny_inpaint_model):
-    with pytest.raises(ValueError, match="dtype"):
-        DiffusionInpainter(tiny_inpaint_model, dtype="fp12")
-    with pytest.raises(ValueError, match="scheduler"):
-        DiffusionInpainter(tiny_inpaint_model, scheduler="turbo")
+def test_dtype_must_be_a_torch_floating_point_dtype(tiny_inpaint_model):
+    for bad in ("fp16", torch.int8):
+        with pytest.raises(TypeError, match="dtype"):
+            DiffusionInpainter(tiny_inpaint_model, dtype=bad)
 
 
-def _assert_one_line_naming(error, *words):
+def test_one_load_serves_every_scheduler_and_the_models_own_comes_back(tiny_inpainter, tiny_inpaint_model, monkeypatch):
+    loads = []
+    monkeypatch.setattr(AutoPipelineForInpainting, "from_pretrained", lambda *args, **kwargs: loads.append(args))
+    pipeline, unet = tiny_inpainter.pipeline, tiny_inpainter.pipeline.unet
+    image, mask = _image_and_mask(64, 64, (20, 20, 40, 40))
+
+    def edit(scheduler):
+        settings = InpaintSettings(seed=5, scheduler=scheduler, **FAST)
+        return tiny_inpainter.edit(image, mask, "remove", "car", settings=settings)
+
+    before = edit(None)
+    dpm = edit("dpm++")
+    dpm_scheduler = tiny_inpainter.pipeline.scheduler
+    after = edit(None)
+    assert loads == [] and tiny_inpainter.pipeline is pipeline and tiny_inpainter.pipeline.unet is unet
+    assert [result.scheduler for result in (before, dpm, after)] == [
+        "DDIMScheduler", "DPMSolverMultistepScheduler", "DDIMScheduler"
+    ]
+    # DPM-Solver++ is built from the model's own noise schedule, and the model's scheduler comes back unchanged.
+    assert isinstance(dpm_scheduler, DPMSolverMultistepScheduler)
+    assert dpm_scheduler.config.beta_schedule == "scaled_linear" and dpm_scheduler.config.beta_end == 0.012
+    saved = DDIMScheduler.from_pretrained(tiny_inpaint_model, subfolder="scheduler")
+    assert isinstance(tiny_inpainter.pipeline.scheduler, DDIMScheduler)
+    assert dict(tiny_inpainter.pipeline.scheduler.config) == dict(saved.config)
+    assert np.array_equal(before.image, after.image)
+    assert not np.array_equal(before.image, dpm.image)
+
+
+@pytest.fixture(scope="module")
+def half_precision_copy(tiny_inpaint_model, tmp_path_factory):
+    """The tiny pipeline saved with float16 weights: loading it in float32 must upcast every sub-model."""
+    folder = tmp_path_factory.mktemp("tiny_inpaint_fp16")
+    pipeline = AutoPipelineForInpainting.from_pretrained(tiny_inpaint_model)
+    pipeline.to(torch.float16)
+    pipeline.save_pretrained(folder)
+    write_clip_tokenizer_files(folder / "tokenizer")
+    return str(folder)
+
+
+def _parameter_dtypes(pipeline):
+    return {
+        (name, parameter.dtype)
+        for name, module in pipeline.components.items()
+        if isinstance(module, torch.nn.Module)
+        for parameter in module.parameters()
+    }
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_every_sub_model_runs_in_the_callers_dtype(half_precision_copy, dtype):
+    inpainter = DiffusionInpainter(half_precision_copy, dtype=dtype, progress=False)
+    names = {name for name, _ in _parameter_dtypes(inpainter.pipeline)}
+    assert names == {"unet", "vae", "text_encoder"}
+    assert {found for _, found in _parameter_dtypes(inpainter.pipeline)} == {dtype}
+    if dtype == torch.float32:
+        image, mask = _image_and_mask(64, 64, (20, 20, 40, 40))
+        result = inpainter.edit(image, mask, "remove", "car", settings=InpaintSettings(seed=0, **FAST))
+        assert result.dtype == "float32"
+
+
+def _bar_free(text):
+    return "%|" not in text and "it/s" not in text and "Loading" not in text
+
+
+def test_without_progress_no_library_draws_a_bar(tiny_inpaint_model, capfd):
+    switches = (diffusers_logging.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled(),
+                huggingface_hub.utils.are_progress_bars_disabled())
+    inpainter = DiffusionInpainter(tiny_inpaint_model, progress=False)
+    image, mask = _image_and_mask(64, 64, (20, 20, 40, 40))
+    inpainter.edit(image, mask, "remove", "car", settings=InpaintSettings(seed=0, **FAST))
+    captured = capfd.readouterr()
+    assert _bar_free(captured.err) and _bar_free(captured.out)
+    # The libraries' global switches are as they were: other code may well want its bars.
+    assert switches == (diffusers_logging.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled(),
+                        huggingface_hub.utils.are_progress_bars_disabled())
+
+
+def test_with_progress_the_denoising_bar_is_labelled(tiny_inpaint_model, capfd):
+    inpainter = DiffusionInpainter(tiny_inpaint_model, progress=True)
+    capfd.readouterr()  # the loading bars
+    image, mask = _image_and_mask(64, 64, (20, 20, 40, 40))
+    inpainter.edit(image, mask, "remove", "car", settings=InpaintSettings(seed=0, **FAST))
+    assert f"{PROGRESS_LABEL}: 100%" in capfd.readouterr().err
+
+
+def _assert_one_line_naming(error, model, *words):
     message = str(error.value)
-    assert "\n" not in message
+    assert "\n" not in message and "--" not in message  # the CLI, not the stage, names its flags
     for word in words:
         assert word in message
     assert isinstance(error.value, FileNotFoundError)
+    assert error.value.exit_code == 1 and error.value.model == model
 
 
 def test_missing_directory_is_weights_not_found(tmp_path):
     missing = tmp_path / "no_model_here"
     with pytest.raises(WeightsNotFoundError) as error:
         DiffusionInpainter(str(missing))
-    _assert_one_line_naming(error, str(missing), "--inpaint-model")
+    _assert_one_line_naming(error, str(missing), str(missing))
 
 
 def test_directory_that_is_not_a_pipeline_is_weights_not_found(tmp_path):
     (tmp_path / "unet").mkdir()
     with pytest.raises(WeightsNotFoundError) as error:
         DiffusionInpainter(str(tmp_path))
-    _assert_one_line_naming(error, "model_index.json", "--inpaint-model")
+    _assert_one_line_naming(error, str(tmp_path), "model_index.json")
+
+
+@pytest.mark.parametrize("part", ["unet", "vae", "text_encoder", "tokenizer", "scheduler"])
+def test_a_pipeline_folder_missing_a_part_names_it(tiny_inpaint_model, tmp_path, part):
+    for entry in Path(tiny_inpaint_model).iterdir():
+        if entry.name != part:
+            (tmp_path / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    with pytest.raises(WeightsNotFoundError) as error:
+        DiffusionInpainter(str(tmp_path))
+    _assert_one_line_naming(error, str(tmp_path), f"no {part}/", str(tmp_path))
 
 
 def test_uncached_hub_id_offline_is_weights_not_found():
@@ -175,4 +261,4 @@ def test_uncached_hub_id_offline_is_weights_not_found():
     hub_id = "sclip-edit-tests/no-such-inpainting-model"
     with pytest.raises(WeightsNotFoundError) as error:
         DiffusionInpainter(hub_id)
-    _assert_one_line_naming(error, hub_id, "--inpaint-model", "network")
+    _assert_one_line_naming(error, hub_id, hub_id, "network")

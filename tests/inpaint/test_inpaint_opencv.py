@@ -48,7 +48,7 @@ def test_result_records_the_method_and_no_diffusion_parameters(painted_astronaut
     image, mask = painted_astronaut
     result = OpenCVRemover().edit(image, mask, "remove", "blob")
     assert result.model == "opencv-telea" and result.mode == "remove"
-    assert result.prompt is None and result.seed is None and result.steps is None
+    assert result.prompt is None and result.seed is None and result.steps is None and result.dtype is None
     assert result.crop_box == (0, 0, image.shape[1], image.shape[0])
 
 

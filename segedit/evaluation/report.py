@@ -8,9 +8,8 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from segedit.files import write_bytes_atomically
 from .metrics import Metrics
-from .runner import EvalReport
+from .runner import BytesWriter, EvalReport
 
 _MISSING = "-"
 
@@ -38,11 +37,14 @@ def write_metrics(
     class_names: Sequence[str],
     settings: dict[str, Any],
     out_dir: str | Path,
+    write_bytes: BytesWriter,
 ) -> tuple[Path, Path]:
-    """Write ``metrics.json`` and ``metrics.csv`` into ``out_dir`` (created if needed); returns their paths.
+    """Write ``metrics.json`` and ``metrics.csv`` into ``out_dir`` (created if needed) with ``write_bytes``;
+    returns their paths.
 
     Class names become JSON keys, so they must be unique. NaN scores are written as JSON null and as
     empty CSV cells. ``settings`` should be JSON-friendly; other values (e.g. paths) are written as strings.
+    The images that could not be read are listed in the JSON under ``failed_images``.
     """
     metrics = report.metrics
     _check_names(metrics, class_names)
@@ -62,17 +64,20 @@ def write_metrics(
         "images": report.images,
         "reused_predictions": report.reused,
         "seconds_per_image": report.seconds_per_image,
+        "failed_images": [
+            {"stem": failure.stem, "image": str(failure.image_path), "error": failure.reason} for failure in report.failed
+        ],
     }
     json_path, csv_path = folder / "metrics.json", folder / "metrics.csv"
     text = json.dumps(summary, indent=2, default=str, allow_nan=False) + "\n"
-    write_bytes_atomically(json_path, text.encode("utf-8"))
+    write_bytes(json_path, text.encode("utf-8"))
 
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(["class", "iou", "acc"])
     for name, iou, acc in zip(class_names, metrics.class_iou, metrics.class_acc):
         writer.writerow([name, _csv_number(iou), _csv_number(acc)])
-    write_bytes_atomically(csv_path, table.getvalue().encode("utf-8"))
+    write_bytes(csv_path, table.getvalue().encode("utf-8"))
     return json_path, csv_path
 
 

@@ -14,16 +14,27 @@ from tqdm.auto import tqdm
 
 from viz import labels_to_palette_image
 
-from segedit.files import write_bytes_atomically
-from segedit.images import load_image
 from .datasets import Dataset, Sample
 from .metrics import ConfusionMatrix, Metrics
 
 logger = logging.getLogger(__name__)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
+# path -> (H, W, 3) uint8 RGB; raises OSError or ValueError for a file it cannot read.
+ImageLoader = Callable[[Path], np.ndarray]
+# Writes the bytes to the path; an atomic writer keeps an interrupted run from leaving half a prediction behind.
+BytesWriter = Callable[[Path, bytes], None]
 # Saved predictions are palette PNGs, which hold 8-bit indices.
 MAX_SAVED_CLASSES = 256
+
+
+@dataclass(frozen=True)
+class FailedImage:
+    """A sample whose image could not be read; it is left out of the scores."""
+
+    stem: str
+    image_path: Path
+    reason: str  # one line
 
 
 @dataclass(frozen=True)
@@ -31,42 +42,48 @@ class EvalReport:
     metrics: Metrics
     images: int  # samples scored
     reused: int  # of those, read back from save_predictions instead of predicted
-    seconds_per_image: float | None  # mean time of ``predict`` over predicted images; None if all were reused
-
-
-def load_rgb_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, read exactly as the segmentation CLIs read their inputs."""
-    return load_image(path).rgb
+    seconds_per_image: float | None  # mean time of ``predict`` over predicted images; None if none was predicted
+    failed: tuple[FailedImage, ...] = ()  # samples not scored because their image was unreadable
 
 
 def evaluate(
     dataset: Dataset,
     predict: Predictor,
+    *,
+    load_image: ImageLoader,
+    write_bytes: BytesWriter | None = None,
     limit: int | None = None,
     save_predictions: str | Path | None = None,
     progress: bool = True,
 ) -> EvalReport:
     """Score ``predict`` (RGB uint8 image → (H, W) integer class indices) on the dataset's samples.
 
-    ``limit`` scores only the first N samples. With ``save_predictions`` every prediction is kept as
-    ``<dir>/<stem>.png`` (palette PNG of class indices); a file already there is read instead of
-    calling ``predict``, so an interrupted run resumes where it stopped.
+    ``load_image`` reads each sample's image; one it cannot read (OSError or ValueError) is reported in
+    ``EvalReport.failed`` and the evaluation goes on without it. ``limit`` scores only the first N samples.
+    With ``save_predictions`` every prediction is kept as ``<dir>/<stem>.png`` (palette PNG of class
+    indices), written with ``write_bytes``; a file already there is read instead of calling ``predict``,
+    so an interrupted run resumes where it stopped.
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be zero or positive, got {limit}")
     samples = dataset.samples if limit is None else dataset.samples[:limit]
     prediction_dir = None if save_predictions is None else Path(save_predictions)
     if prediction_dir is not None:
+        if write_bytes is None:
+            raise ValueError("save_predictions needs write_bytes to write the prediction files with")
         if dataset.num_classes > MAX_SAVED_CLASSES:
             raise ValueError(
                 f"cannot save predictions for {dataset.num_classes} classes; "
                 f"palette PNGs hold at most {MAX_SAVED_CLASSES}"
             )
+        if prediction_dir.exists() and not prediction_dir.is_dir():
+            raise ValueError(f"prediction folder {prediction_dir} is a file, not a folder")
         prediction_dir.mkdir(parents=True, exist_ok=True)
 
     confusion = ConfusionMatrix(dataset.num_classes, dataset.ignore_index)
     predict_seconds = 0.0
-    reused = 0
+    predicted = reused = 0
+    failed: list[FailedImage] = []
     for sample in tqdm(samples, desc=f"evaluating {dataset.spec.name}", unit="image", disable=not progress):
         gt = dataset.load_label(sample)
         saved_path = None if prediction_dir is None else prediction_dir / f"{sample.stem}.png"
@@ -74,29 +91,41 @@ def evaluate(
             prediction = _read_saved_prediction(saved_path, gt.shape)
             reused += 1
         else:
-            image = load_rgb_image(sample.image_path)
+            try:
+                image = load_image(sample.image_path)
+            except (OSError, ValueError) as error:
+                failed.append(FailedImage(sample.stem, sample.image_path, _first_line(error)))
+                logger.warning("%s (not scored)", failed[-1].reason)
+                continue
             started = time.perf_counter()
             prediction = np.asarray(predict(image))
             predict_seconds += time.perf_counter() - started
+            predicted += 1
             _check_prediction(sample, prediction, gt.shape)
             if saved_path is not None:
-                write_bytes_atomically(saved_path, _png_bytes(prediction))
+                write_bytes(saved_path, _png_bytes(prediction))
         try:
             confusion.update(prediction, gt)
         except ValueError as error:
             raise ValueError(f"{sample.stem}: {error}") from error
 
-    predicted = len(samples) - reused
     report = EvalReport(
         metrics=confusion.compute(),
-        images=len(samples),
+        images=predicted + reused,
         reused=reused,
         seconds_per_image=predict_seconds / predicted if predicted else None,
+        failed=tuple(failed),
     )
     logger.info(
-        "%s: %d images (%d reused), mIoU %.2f", dataset.spec.name, report.images, report.reused, report.metrics.mean_iou
+        "%s: %d images (%d reused, %d failed), mIoU %.2f",
+        dataset.spec.name, report.images, report.reused, len(report.failed), report.metrics.mean_iou,
     )
     return report
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _check_prediction(sample: Sample, prediction: np.ndarray, label_shape: tuple[int, ...]) -> None:
