@@ -6,7 +6,13 @@ Settings, model names and errors import without torch; everything else is loaded
 
 from importlib import import_module
 
-from .errors import CheckpointMismatchError, CheckpointReadError, SAM2SettingsError, SAM2WeightsError, WeightsNotFoundError
+from .errors import (
+    CheckpointMismatchError,
+    CheckpointReadError,
+    SAM2SettingsError,
+    SAM2WeightsError,
+    WeightsNotFoundError,
+)
 from .settings import DEFAULT_SAM2_MODEL, SAM2_MODELS, MaskGeneratorSettings, SAM2Release
 
 # Public name -> module that defines it, imported when the name is first used.

@@ -54,13 +54,15 @@ class SAM2Masks:
         rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0), dtype=np.uint8)) if count else []
         result = cls(
             rles=tuple(rles),
-            scores=np.zeros(count, np.float32) if scores is None else np.asarray(scores, np.float32),
-            stability=np.zeros(count, np.float32) if stability is None else np.asarray(stability, np.float32),
+            # Copies, since they are made read-only below.
+            scores=np.zeros(count, np.float32) if scores is None else np.array(scores, np.float32),
+            stability=np.zeros(count, np.float32) if stability is None else np.array(stability, np.float32),
             image_size=image_size,
             working_size=working_size,
         )
         if not len(result.scores) == len(result.stability) == count:
-            raise ValueError(f"expected {count} scores and stabilities, got {len(result.scores)} and {len(result.stability)}")
+            got = f"{len(result.scores)} and {len(result.stability)}"
+            raise ValueError(f"expected {count} scores and stabilities, got {got}")
         for array in (result.scores, result.stability):
             array.flags.writeable = False
         return result

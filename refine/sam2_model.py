@@ -160,7 +160,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointReadError(path, "it is not laid out like Meta's: expected a dict with a 'model' state dict")
     not_tensors = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
     if not_tensors:
-        raise CheckpointReadError(path, f"{len(not_tensors)} state dict entries are not tensors ({not_tensors[0]}, ...)")
+        raise CheckpointReadError(path, f"{len(not_tensors)} state dict entries are not tensors, e.g. {not_tensors[0]}")
     return state_dict
 
 

@@ -3,6 +3,8 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from pycocotools import mask as mask_utils
 
 from refine import SAM2Masks
@@ -75,3 +77,22 @@ def test_from_arrays_rejects_bad_input():
         SAM2Masks.from_arrays(np.zeros((1, 4, 4), dtype=bool), image_size=(3, 8))
     with pytest.raises(ValueError, match="scores"):
         SAM2Masks.from_arrays(np.zeros((2, 4, 4), dtype=bool), scores=[0.5])
+
+
+@pytest.mark.parametrize("full_size", [(1365, 2048), (2667, 4000)])
+def test_working_size_masks_match_masks_made_at_full_size_from_the_same_logits(full_size):
+    """SAM2 upsamples 256x256 logits to the image; from 1024 px working masks a photo loses almost nothing."""
+    generator = torch.Generator().manual_seed(0)
+    # Object-like logits: smooth blobs on SAM2's 256x256 low-resolution grid.
+    blobs = torch.randn(3, 1, 6, 6, generator=generator)
+    logits = F.interpolate(blobs, (256, 256), mode="bicubic", align_corners=False)
+    working_size = (round(1024 * full_size[0] / full_size[1]), 1024)
+    at_full = F.interpolate(logits, full_size, mode="bilinear", align_corners=False)[:, 0] > 0
+    at_working = F.interpolate(logits, working_size, mode="bilinear", align_corners=False)[:, 0] > 0
+    masks = SAM2Masks.from_arrays(at_working.numpy(), image_size=full_size)
+    for index, truth in enumerate(at_full.numpy()):
+        assert 0.1 < truth.mean() < 0.9
+        full = masks.full_mask(index)
+        assert (full & truth).sum() / (full | truth).sum() >= 0.99
+    union, truth = masks.union(range(3)), at_full.numpy().any(axis=0)
+    assert (union & truth).sum() / (union | truth).sum() >= 0.99
