@@ -63,7 +63,7 @@ def test_photo_within_the_working_size_gives_exactly_sam2s_masks_and_todays_resu
 @pytest.fixture(scope="module")
 def large_runs(tiny_sam2, large_photo):
     """The 2048 px photo through SAM2 at full resolution and at a 256 px working size (4x the 64 px logits)."""
-    settings = replace(PERMISSIVE, points_per_side=2)
+    settings = replace(PERMISSIVE, points_per_side=1)
     with pytest.MonkeyPatch.context() as patch:
         keep_all_masks(patch)
         full = SAM2MaskSource(tiny_sam2, replace(settings, sam_max_side=2048)).generate(large_photo)
