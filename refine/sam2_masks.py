@@ -126,11 +126,12 @@ class SAM2Masks:
         return mask_to_coco_rle(self.full_mask(index))
 
     def _upsample(self, mask: np.ndarray, rle: dict) -> tuple[tuple[slice, slice], np.ndarray]:
-        if not self.scaled:
-            return (slice(0, self.image_size[0]), slice(0, self.image_size[1])), mask
         x, y, width, height = (int(value) for value in mask_utils.toBbox(rle))
         if width == 0:
             return (slice(0, 0), slice(0, 0)), np.zeros((0, 0), dtype=bool)
+        if not self.scaled:
+            box = (slice(y, y + height), slice(x, x + width))
+            return box, mask[box]
         rows = self._rows.window(y, y + height)
         cols = self._cols.window(x, x + width)
         # Rows first at the working width, then columns: two cheap 1-D interpolations.
