@@ -1,39 +1,59 @@
-"""Stage 2: SAM2 masks, majority-vote refinement and proposal scoring."""
+"""Stage 2: SAM2 masks, majority-vote refinement and proposal scoring.
 
-from .errors import CheckpointMismatchError, WeightsNotFoundError
-from .instances import mask_bbox, mask_to_coco_rle
-from .masks import MaskGeneratorSettings, SAM2Masks, SAM2MaskSource
-from .proposals import ProposalSelection, score_proposals, square_crops
-from .sam2_model import (
-    DEFAULT_SAM2_MODEL,
-    SAM2_MODELS,
-    SAM2Release,
-    available_sam2_configs,
-    infer_sam2_config,
-    load_sam2,
-    resolve_sam2_config,
+Settings, model names and errors import without torch; everything else is loaded on first use
+(PEP 562), so usage errors and ``--help`` never pay for torch or sam2.
+"""
+
+from importlib import import_module
+
+from .errors import (
+    CheckpointMismatchError,
+    CheckpointReadError,
+    SAM2SettingsError,
+    SAM2WeightsError,
+    WeightsNotFoundError,
 )
-from .vote import VoteResult, majority_vote, refine_label_map
+from .settings import DEFAULT_SAM2_MODEL, SAM2_MODELS, MaskGeneratorSettings, SAM2Release
+
+# Public name -> module that defines it, imported when the name is first used.
+_LAZY = {
+    "mask_bbox": "instances",
+    "mask_to_coco_rle": "instances",
+    "SAM2MaskSource": "masks",
+    "ProposalSelection": "proposals",
+    "score_proposals": "proposals",
+    "square_crops": "proposals",
+    "SAM2Masks": "sam2_masks",
+    "available_sam2_configs": "sam2_model",
+    "infer_sam2_config": "sam2_model",
+    "load_sam2": "sam2_model",
+    "resolve_sam2_config": "sam2_model",
+    "VoteResult": "vote",
+    "majority_vote": "vote",
+    "refine_label_map": "vote",
+}
 
 __all__ = [
     "DEFAULT_SAM2_MODEL",
     "SAM2_MODELS",
     "CheckpointMismatchError",
+    "CheckpointReadError",
     "MaskGeneratorSettings",
-    "ProposalSelection",
-    "SAM2MaskSource",
-    "SAM2Masks",
     "SAM2Release",
-    "VoteResult",
+    "SAM2SettingsError",
+    "SAM2WeightsError",
     "WeightsNotFoundError",
-    "available_sam2_configs",
-    "infer_sam2_config",
-    "load_sam2",
-    "majority_vote",
-    "mask_bbox",
-    "mask_to_coco_rle",
-    "refine_label_map",
-    "resolve_sam2_config",
-    "score_proposals",
-    "square_crops",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -3,7 +3,8 @@
 Wraps ``sam2.automatic_mask_generator.SAM2AutomaticMaskGenerator``: a grid of point prompts is decoded
 into masks that are filtered by predicted IoU and stability and de-duplicated by box NMS. The image
 encoder runs once per image; the mask decoder runs once per batch of points, so the number of grid
-points (``points_per_side ** 2``) sets the cost on CPU.
+points (``points_per_side ** 2``) sets the cost on CPU. Photos larger than ``sam_max_side`` are shrunk
+for SAM2 and their masks kept at that working size (see ``SAM2Masks``).
 """
 
 from __future__ import annotations
@@ -14,78 +15,23 @@ import logging
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from collections.abc import Hashable, Iterator
 
+import cv2
 import numpy as np
 import torch
+from pycocotools import mask as mask_utils
 from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 from sam2.modeling.sam2_base import SAM2Base
-from sam2.utils.amg import MaskData, rle_to_mask
+from sam2.utils.amg import MaskData
+
+from .errors import SAM2SettingsError
+from .sam2_masks import SAM2Masks
+from .settings import MaskGeneratorSettings
 
 logger = logging.getLogger(__name__)
 
-_CPU_POINTS_PER_BATCH = 64
-_CUDA_POINTS_PER_BATCH = 256
-
-
-@dataclass(frozen=True)
-class MaskGeneratorSettings:
-    """Settings of SAM2's automatic mask generator.
-
-    The defaults are the reference system's (32x32 points, IoU 0.88, stability 0.95; sam2's own
-    defaults otherwise). ``points_per_batch=None`` picks 64 on CPU and 256 on CUDA: bigger batches
-    only pay off when a GPU runs them in parallel. ``min_mask_region_area > 0`` removes islands and
-    fills holes smaller than that many pixels (with OpenCV, as SAM does).
-    """
-
-    points_per_side: int = 32
-    pred_iou_thresh: float = 0.88
-    stability_score_thresh: float = 0.95
-    points_per_batch: int | None = None
-    crop_n_layers: int = 0
-    min_mask_region_area: int = 0
-
-    def __post_init__(self) -> None:
-        if self.points_per_side < 1:
-            raise ValueError(f"points_per_side must be at least 1, got {self.points_per_side}")
-        if self.points_per_batch is not None and self.points_per_batch < 1:
-            raise ValueError(f"points_per_batch must be at least 1 or None, got {self.points_per_batch}")
-        for name in ("pred_iou_thresh", "stability_score_thresh"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
-        if self.crop_n_layers < 0 or self.min_mask_region_area < 0:
-            raise ValueError("crop_n_layers and min_mask_region_area must not be negative")
-
-    @classmethod
-    def fast(cls) -> MaskGeneratorSettings:
-        """CPU preset: a 12x12 grid decodes 144 instead of 1024 point prompts.
-
-        The mask decoder dominates the cost, so this is ~6.5x faster than 32x32 on CPU (Hiera-tiny,
-        512x512 photo, 2 threads: 26 s against 172 s). It finds large and medium objects but misses
-        small parts that no grid point lands on.
-        """
-        return cls(points_per_side=12)
-
-    def with_points_per_batch_for(self, device: torch.device) -> MaskGeneratorSettings:
-        """These settings with ``points_per_batch`` resolved for ``device``."""
-        if self.points_per_batch is not None:
-            return self
-        default = _CUDA_POINTS_PER_BATCH if device.type == "cuda" else _CPU_POINTS_PER_BATCH
-        return replace(self, points_per_batch=default)
-
-
-@dataclass(frozen=True)
-class SAM2Masks:
-    """SAM2's masks for one image. Arrays are read-only because the same object is served from cache."""
-
-    masks: np.ndarray  # (M, H, W) bool
-    scores: np.ndarray  # (M,) float32, SAM2's predicted IoU
-    stability: np.ndarray  # (M,) float32, stability score
-    areas: np.ndarray  # (M,) int64, pixels per mask
-
-    def __len__(self) -> int:
-        return len(self.masks)
+_REDUCED_DTYPES = (torch.bfloat16, torch.float16)
 
 
 class SAM2MaskSource:
@@ -93,6 +39,10 @@ class SAM2MaskSource:
 
     Build it once per model; call ``generate`` per image. Results are cached by a caller-provided key
     (e.g. the image path) or, without one, by a digest of the pixels.
+
+    ``dtype`` is the precision the caller chose. float32 runs without autocast (and without TF32 on
+    CUDA); bfloat16 or float16 run the float32 weights under autocast, as Meta runs SAM2, where the
+    device supports it, and in float32 with a warning where it does not.
     """
 
     def __init__(
@@ -100,10 +50,16 @@ class SAM2MaskSource:
         model: SAM2Base,
         settings: MaskGeneratorSettings | None = None,
         cache_size: int = 4,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         if cache_size < 1:
-            raise ValueError(f"cache_size must be at least 1, got {cache_size}")
+            raise SAM2SettingsError("cache_size", f"cache_size must be at least 1, got {cache_size}")
+        if dtype != torch.float32 and dtype not in _REDUCED_DTYPES:
+            raise SAM2SettingsError("dtype", f"SAM2 runs in float32, bfloat16 or float16, not {dtype}")
         self.device = next(model.parameters()).device
+        self.dtype = dtype if dtype == torch.float32 or _autocast_supported(self.device, dtype) else torch.float32
+        if self.dtype != dtype:
+            logger.warning("%s is not supported on %s; SAM2 runs in float32", dtype, self.device)
         self.settings = (settings or MaskGeneratorSettings()).with_points_per_batch_for(self.device)
         self.cache_size = cache_size
         self._cache: OrderedDict[Hashable, SAM2Masks] = OrderedDict()
@@ -122,9 +78,12 @@ class SAM2MaskSource:
                 min_mask_region_area=self.settings.min_mask_region_area if _has_connected_components() else 0,
                 output_mode="uncompressed_rle",
             )
+        # sam2's predictor hard-codes the feature-map sizes of a 1024 px model (strides 4, 8 and 16).
+        side = model.image_size // 4
+        self._generator.predictor._bb_feat_sizes = [(side, side), (side // 2, side // 2), (side // 4, side // 4)]
 
     def generate(self, image: np.ndarray, key: Hashable | None = None) -> SAM2Masks:
-        """Masks for an RGB uint8 image of shape (H, W, 3); (0, H, W) when SAM2 finds nothing."""
+        """Masks for an RGB uint8 image of shape (H, W, 3); an empty set when SAM2 finds nothing."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}")
         cache_key = key if key is not None else _digest(image)
@@ -133,14 +92,17 @@ class SAM2MaskSource:
             return self._cache[cache_key]
 
         started = time.perf_counter()
-        with torch.inference_mode(), self._autocast():
-            records = self._generator.generate(image)
-        result = self._to_masks(records, image.shape[:2])
+        working = _shrink(image, self.settings.sam_max_side)
+        with torch.inference_mode(), self._precision():
+            records = self._generator.generate(working)
+        result = self._to_masks(records, image.shape[:2], working.shape[:2])
         logger.debug(
-            "SAM2 made %d masks for a %dx%d image in %.1f s",
+            "SAM2 made %d masks for a %dx%d image (worked at %dx%d) in %.1f s",
             len(result),
             image.shape[1],
             image.shape[0],
+            working.shape[1],
+            working.shape[0],
             time.perf_counter() - started,
         )
 
@@ -152,40 +114,65 @@ class SAM2MaskSource:
     def clear_cache(self) -> None:
         self._cache.clear()
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        # Reduced precision only where it is fast and was validated by Meta: on CUDA.
-        if self.device.type != "cuda":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+    def _precision(self) -> contextlib.AbstractContextManager:
+        if self.dtype != torch.float32:
+            return torch.autocast(self.device.type, dtype=self.dtype)
+        if self.device.type == "cuda":
+            return _without_tf32()
+        return contextlib.nullcontext()
 
-    def _to_masks(self, records: list[dict], size: tuple[int, int]) -> SAM2Masks:
+    def _to_masks(self, records: list[dict], image_size: tuple[int, int], working_size: tuple[int, int]) -> SAM2Masks:
         data = MaskData(
             rles=[record["segmentation"] for record in records],
             boxes=torch.tensor([_xywh_to_xyxy(record["bbox"]) for record in records]).reshape(-1, 4),
             scores=torch.tensor([record["predicted_iou"] for record in records], dtype=torch.float32),
             stability=torch.tensor([record["stability_score"] for record in records], dtype=torch.float32),
         )
-        if self.settings.min_mask_region_area > 0:
+        # The area is set in pixels of the photo; SAM2's masks are at the working size.
+        shrink = (working_size[0] * working_size[1]) / (image_size[0] * image_size[1])
+        min_area = round(self.settings.min_mask_region_area * shrink)
+        if min_area > 0:
             # sam2's generate() never runs this OpenCV clean-up itself, unlike SAM's.
             data = SAM2AutomaticMaskGenerator.postprocess_small_regions(
-                data,
-                self.settings.min_mask_region_area,
-                max(self._generator.box_nms_thresh, self._generator.crop_nms_thresh),
+                data, min_area, max(self._generator.box_nms_thresh, self._generator.crop_nms_thresh)
             )
-        if data["rles"]:
-            masks = np.stack([rle_to_mask(rle) for rle in data["rles"]])
-        else:
-            masks = np.zeros((0, *size), dtype=bool)
+        height, width = working_size
         result = SAM2Masks(
-            masks=masks,
+            rles=tuple(mask_utils.frPyObjects(rle, height, width) for rle in data["rles"]),
             scores=data["scores"].numpy(),
             stability=data["stability"].numpy(),
-            areas=masks.sum(axis=(1, 2), dtype=np.int64),
+            image_size=image_size,
+            working_size=working_size,
         )
-        for array in (result.masks, result.scores, result.stability, result.areas):
+        for array in (result.scores, result.stability):
             array.flags.writeable = False
         return result
+
+
+def _autocast_supported(device: torch.device, dtype: torch.dtype) -> bool:
+    if not torch.amp.is_autocast_available(device.type):
+        return False
+    return not (device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported())
+
+
+@contextlib.contextmanager
+def _without_tf32() -> Iterator[None]:
+    # TF32 keeps only 10 mantissa bits; float32 is meant to be float32.
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    if max(height, width) <= max_side:
+        return image
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _has_connected_components() -> bool:

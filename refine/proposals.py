@@ -13,24 +13,25 @@ import cv2
 import numpy as np
 
 from .instances import mask_bbox
+from .sam2_masks import SAM2Masks
 
 
 @dataclass(frozen=True)
 class ProposalSelection:
     """Masks taken as instances of the target class, best first."""
 
-    indices: np.ndarray  # (K,) int64, rows of the mask stack
+    indices: np.ndarray  # (K,) int64, mask indices into SAM2Masks
     scores: np.ndarray  # (K,) float64, target-class probability of each
 
 
 def square_crops(
     image: np.ndarray,
-    masks: np.ndarray,
+    masks: SAM2Masks,
     size: int,
     fill_rgb: tuple[int, int, int],
     enlarge: float = 0.1,
 ) -> np.ndarray:
-    """One ``size`` x ``size`` crop per mask, showing only the mask's pixels.
+    """One ``size`` x ``size`` crop per mask, showing only the mask's pixels at full resolution.
 
     The square is centred on the mask's bounding box with a side ``1 + enlarge`` times the box's longer
     side, so the classifier sees the object's outline with a little margin and no background. Pixels
@@ -38,40 +39,44 @@ def square_crops(
     classifier's mean colour, which normalises to zero). Empty masks give plain ``fill_rgb`` crops.
 
     Args:
-        image: (H, W, 3) uint8 RGB.
-        masks: (M, H, W) bool.
+        image: (H, W, 3) uint8 RGB at full size.
+        masks: SAM2 masks of the same image.
     Returns:
         (M, size, size, 3) uint8 RGB.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}")
-    if masks.ndim != 3 or masks.shape[1:] != image.shape[:2]:
-        raise ValueError(f"masks of shape {masks.shape} do not match the image of shape {image.shape}")
+    if masks.image_size != image.shape[:2]:
+        raise ValueError(f"masks of image size {masks.image_size} do not match the image of shape {image.shape}")
     if size < 1 or enlarge < 0:
         raise ValueError(f"size must be positive and enlarge non-negative, got size={size}, enlarge={enlarge}")
     fill = np.asarray(fill_rgb, dtype=np.uint8).reshape(3)
     crops = np.empty((len(masks), size, size, 3), dtype=np.uint8)
-    for index, mask in enumerate(masks):
-        crops[index] = _square_crop(image, mask, size, fill, enlarge)
+    for index in range(len(masks)):
+        (rows, cols), mask = masks.full_region(index)
+        crops[index] = _square_crop(image, rows.start, cols.start, mask, size, fill, enlarge)
     return crops
 
 
-def _square_crop(image: np.ndarray, mask: np.ndarray, size: int, fill: np.ndarray, enlarge: float) -> np.ndarray:
+def _square_crop(
+    image: np.ndarray, top: int, left: int, mask: np.ndarray, size: int, fill: np.ndarray, enlarge: float
+) -> np.ndarray:
+    """The crop of a mask given as ``mask``, a region of the full mask whose corner is pixel (top, left)."""
     x, y, width, height = mask_bbox(mask)
     if width == 0:
         return np.broadcast_to(fill, (size, size, 3))
+    mask = mask[y : y + height, x : x + width]
+    x, y = x + left, y + top
     side = max(1, int(max(width, height) * (1.0 + enlarge) + 0.5))
     # Integer centring (any odd pixel of margin goes after the box) keeps crops reproducible.
-    left = x + (width - side) // 2
-    top = y + (height - side) // 2
+    square_left = x + (width - side) // 2
+    square_top = y + (height - side) // 2
 
-    # Copy only the part of the square that lies inside the image.
-    image_height, image_width = mask.shape
-    x0, y0 = max(left, 0), max(top, 0)
-    x1, y1 = min(left + side, image_width), min(top + side, image_height)
+    # The square holds the mask's box, and the box lies inside the image, so only the box is copied.
     square = np.empty((side, side, 3), dtype=np.uint8)
     square[:] = fill
-    square[y0 - top : y1 - top, x0 - left : x1 - left] = np.where(mask[y0:y1, x0:x1, None], image[y0:y1, x0:x1], fill)
+    inside = (slice(y - square_top, y - square_top + height), slice(x - square_left, x - square_left + width))
+    square[inside] = np.where(mask[..., None], image[y : y + height, x : x + width], fill)
     # Area averaging when shrinking avoids the aliasing that the classifier's own (antialiased) resize
     # never shows it; bicubic when enlarging, as in CLIP's preprocessing.
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC

@@ -8,8 +8,8 @@ from a config shipped inside the sam2 package, so the architecture matches what 
 from __future__ import annotations
 
 import logging
+import pickle
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -17,27 +17,11 @@ import torch
 from sam2.build_sam import build_sam2
 from sam2.modeling.sam2_base import SAM2Base
 
-from .errors import CheckpointMismatchError, WeightsNotFoundError
+from .errors import CheckpointMismatchError, CheckpointReadError, SAM2SettingsError, WeightsNotFoundError
+from .settings import DEFAULT_SAM2_MODEL, SAM2_MODELS
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class SAM2Release:
-    """Where a released SAM2 model lives: the sam2 config that builds it and the file in its hub repo."""
-
-    config: str
-    filename: str
-
-
-# Keyed by hub id, like sam2's own HF_MODEL_ID_TO_FILENAMES.
-SAM2_MODELS: dict[str, SAM2Release] = {
-    "facebook/sam2.1-hiera-tiny": SAM2Release("configs/sam2.1/sam2.1_hiera_t.yaml", "sam2.1_hiera_tiny.pt"),
-    "facebook/sam2.1-hiera-small": SAM2Release("configs/sam2.1/sam2.1_hiera_s.yaml", "sam2.1_hiera_small.pt"),
-    "facebook/sam2.1-hiera-base-plus": SAM2Release("configs/sam2.1/sam2.1_hiera_b+.yaml", "sam2.1_hiera_base_plus.pt"),
-    "facebook/sam2.1-hiera-large": SAM2Release("configs/sam2.1/sam2.1_hiera_l.yaml", "sam2.1_hiera_large.pt"),
-}
-DEFAULT_SAM2_MODEL = "facebook/sam2.1-hiera-tiny"
 
 # Only the model configs: sam2's training configs describe trainers, not models we can load for inference.
 _CONFIG_FOLDERS = ("sam2", "sam2.1")
@@ -70,7 +54,8 @@ def resolve_sam2_config(name: str) -> str:
     """Map a config name to the form ``build_sam2`` wants.
 
     Accepts the full name (``configs/sam2.1/sam2.1_hiera_t.yaml``) or just its file name with or without
-    ``.yaml`` (``sam2.1_hiera_t``). Raises ValueError listing the valid names otherwise.
+    ``.yaml`` (``sam2.1_hiera_t``). Raises SAM2SettingsError (setting ``config``) listing the valid
+    names otherwise.
     """
     valid = available_sam2_configs()
     if name in valid:
@@ -79,7 +64,7 @@ def resolve_sam2_config(name: str) -> str:
     by_file_name = {config.rsplit("/", 1)[1]: config for config in valid}
     if wanted in by_file_name:
         return by_file_name[wanted]
-    raise ValueError(f"unknown SAM2 config {name!r}; valid --sam2-config names: {', '.join(valid)}")
+    raise SAM2SettingsError("config", f"unknown SAM2 config {name!r}; valid names: {', '.join(valid)}")
 
 
 def infer_sam2_config(checkpoint: str | Path) -> str:
@@ -117,20 +102,19 @@ def load_sam2(
     Raises:
         WeightsNotFoundError: the checkpoint file is missing, or the hub file is neither cached nor
             downloadable.
+        CheckpointReadError: the file is not a readable state dict laid out like Meta's.
         CheckpointMismatchError: the state dict has missing, unexpected or wrongly shaped keys.
-        ValueError: unknown model id or config, ``config`` without ``checkpoint``, unreadable file.
+        SAM2SettingsError: unknown model id (setting ``model``) or config, or ``config`` without
+            ``checkpoint`` (setting ``config``).
     """
     if checkpoint is None:
         if config is not None:
-            raise ValueError("a SAM2 config (--sam2-config) only applies together with --sam2-checkpoint FILE")
+            raise SAM2SettingsError("config", "a SAM2 config only applies together with a local checkpoint file")
         config_name, checkpoint_path = _download(model_id)
     else:
         checkpoint_path = Path(checkpoint)
         if not checkpoint_path.is_file():
-            raise WeightsNotFoundError(
-                f"SAM2 checkpoint {checkpoint_path} not found; pass an existing file with "
-                "--sam2-checkpoint FILE (and --sam2-config NAME)"
-            )
+            raise WeightsNotFoundError(str(checkpoint), f"SAM2 checkpoint {checkpoint_path} not found")
         config_name = resolve_sam2_config(config) if config is not None else infer_sam2_config(checkpoint_path)
 
     state_dict = _read_state_dict(checkpoint_path)
@@ -142,7 +126,7 @@ def load_sam2(
 
 def _download(model_id: str) -> tuple[str, Path]:
     if model_id not in SAM2_MODELS:
-        raise ValueError(f"unknown SAM2 model {model_id!r}; known models: {', '.join(SAM2_MODELS)}")
+        raise SAM2SettingsError("model", f"unknown SAM2 model {model_id!r}; known models: {', '.join(SAM2_MODELS)}")
     # Imported here so that loading local weights never touches the hub client.
     from huggingface_hub import hf_hub_download
 
@@ -151,9 +135,9 @@ def _download(model_id: str) -> tuple[str, Path]:
         path = hf_hub_download(repo_id=model_id, filename=release.filename)
     except OSError as error:  # huggingface_hub's offline, network and HTTP errors are all OSErrors
         raise WeightsNotFoundError(
+            model_id,
             f"SAM2 weights {model_id}/{release.filename} are not in the Hugging Face cache and could not be "
-            f"downloaded ({type(error).__name__}); allow network access on first use or pass "
-            "--sam2-checkpoint FILE --sam2-config NAME"
+            f"downloaded ({type(error).__name__}); allow network access on first use or use a local checkpoint",
         ) from error
     return release.config, Path(path)
 
@@ -161,12 +145,23 @@ def _download(model_id: str) -> tuple[str, Path]:
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types (pickle, zip, weights_only) for a bad file
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"cannot read SAM2 checkpoint {path}: {first_line}") from error
-    if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
-        raise ValueError(f"SAM2 checkpoint {path} is not laid out like Meta's: expected a dict with a 'model' entry")
-    return saved["model"]
+    except pickle.UnpicklingError as error:
+        # torch's own message advises weights_only=False, i.e. running whatever code the file holds.
+        problem = (
+            "it stores Python objects rather than a state dict of tensors"
+            if "Unsupported global" in str(error)
+            else "the file is corrupt or not a PyTorch checkpoint"
+        )
+        raise CheckpointReadError(path, problem) from error
+    except Exception as error:  # torch raises many types (EOF, zip, pickle) for an empty or truncated file
+        raise CheckpointReadError(path, f"the file is truncated or corrupt ({type(error).__name__})") from error
+    state_dict = saved.get("model") if isinstance(saved, dict) else None
+    if not isinstance(state_dict, dict):
+        raise CheckpointReadError(path, "it is not laid out like Meta's: expected a dict with a 'model' state dict")
+    not_tensors = [key for key, value in state_dict.items() if not isinstance(value, torch.Tensor)]
+    if not_tensors:
+        raise CheckpointReadError(path, f"{len(not_tensors)} state dict entries are not tensors, e.g. {not_tensors[0]}")
+    return state_dict
 
 
 def _load_strictly(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], path: Path, config: str) -> None:

@@ -34,11 +34,19 @@ def photo() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def tiny_sam2_checkpoint(tmp_path_factory):
-    """(checkpoint path, config name) of a randomly initialised SAM 2.1 Hiera-tiny."""
-    from tiny_sam2 import build_tiny_sam2_checkpoint
+def tiny_sam2_model():
+    """A randomly initialised SAM 2.1 Hiera-tiny for 256 px inputs, built once per session."""
+    from tiny_sam2 import build_tiny_sam2
 
-    return build_tiny_sam2_checkpoint(tmp_path_factory.mktemp("sam2"))
+    return build_tiny_sam2()
+
+
+@pytest.fixture(scope="session")
+def tiny_sam2_checkpoint(tmp_path_factory, tiny_sam2_model):
+    """(checkpoint path, config name) of ``tiny_sam2_model``'s weights, written once per session."""
+    from tiny_sam2 import save_tiny_sam2_checkpoint
+
+    return save_tiny_sam2_checkpoint(tiny_sam2_model, tmp_path_factory.mktemp("sam2"))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from refine import score_proposals, square_crops
+from refine import SAM2Masks, score_proposals, square_crops
 
 FILL = (122, 116, 104)
 
@@ -17,7 +17,7 @@ def test_crop_is_the_enlarged_square_around_the_mask():
     mask = np.zeros((60, 80), dtype=bool)
     mask[20:40, 30:40] = True  # 20 tall, 10 wide → a square of side 22 centred on (35, 30)
 
-    crop = square_crops(image, mask[None], size=22, fill_rgb=FILL, enlarge=0.1)[0]
+    crop = square_crops(image, SAM2Masks.from_arrays(mask[None]), size=22, fill_rgb=FILL, enlarge=0.1)[0]
 
     assert crop.shape == (22, 22, 3) and crop.dtype == np.uint8
     # side 22 maps 1:1, so the crop starts at row 30 - 11 = 19 and column 35 - 11 = 24
@@ -32,7 +32,7 @@ def test_square_beyond_the_image_border_is_filled():
     mask = np.zeros((30, 30), dtype=bool)
     mask[0:10, 0:10] = True  # in the corner: the enlarged square (side 11) starts at -1
 
-    crop = square_crops(image, mask[None], size=11, fill_rgb=FILL)[0]
+    crop = square_crops(image, SAM2Masks.from_arrays(mask[None]), size=11, fill_rgb=FILL)[0]
 
     assert np.all(crop[0, :] == FILL) and np.all(crop[:, 0] == FILL)
     assert np.array_equal(crop[1:11, 1:11], image[0:10, 0:10])
@@ -48,7 +48,7 @@ def test_crops_are_resized_with_mask_inside_and_fill_around(box, enlarge):
     mask = np.zeros((100, 120), dtype=bool)
     mask[top:bottom, left:right] = True
 
-    crop = square_crops(image, mask[None], size=32, fill_rgb=FILL, enlarge=enlarge)[0]
+    crop = square_crops(image, SAM2Masks.from_arrays(mask[None]), size=32, fill_rgb=FILL, enlarge=enlarge)[0]
 
     assert crop.shape == (32, 32, 3)
     # The middle shows the image (blue 200 everywhere, against 104 in the fill; bicubic may overshoot a bit).
@@ -58,13 +58,24 @@ def test_crops_are_resized_with_mask_inside_and_fill_around(box, enlarge):
 
 
 def test_empty_mask_gives_a_plain_fill_crop():
-    crops = square_crops(_image(10, 10), np.zeros((2, 10, 10), dtype=bool), size=8, fill_rgb=FILL)
+    masks = SAM2Masks.from_arrays(np.zeros((2, 10, 10), dtype=bool))
+    crops = square_crops(_image(10, 10), masks, size=8, fill_rgb=FILL)
     assert crops.shape == (2, 8, 8, 3) and np.all(crops == FILL)
 
 
 def test_square_crops_rejects_mismatched_masks():
     with pytest.raises(ValueError, match="do not match"):
-        square_crops(_image(10, 10), np.zeros((1, 10, 11), dtype=bool), size=8, fill_rgb=FILL)
+        square_crops(_image(10, 10), SAM2Masks.from_arrays(np.zeros((1, 10, 11), dtype=bool)), size=8, fill_rgb=FILL)
+
+
+def test_crops_of_a_shrunk_photo_show_its_full_resolution_pixels():
+    image = _image(60, 80)
+    working = np.zeros((30, 40), dtype=bool)
+    working[10:20, 15:20] = True  # at 2x: rows 20:40, columns 30:40 of the photo
+    full = np.zeros((60, 80), dtype=bool)
+    full[20:40, 30:40] = True
+    shrunk = square_crops(image, SAM2Masks.from_arrays(working[None], image_size=(60, 80)), 22, FILL)
+    assert np.array_equal(shrunk, square_crops(image, SAM2Masks.from_arrays(full[None]), 22, FILL))
 
 
 def test_only_masks_whose_best_class_is_the_target_are_kept_best_first():

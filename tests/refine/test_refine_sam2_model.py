@@ -1,10 +1,17 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import huggingface_hub.constants
+import numpy as np
 import pytest
 import torch
 
 from refine import (
     SAM2_MODELS,
     CheckpointMismatchError,
+    CheckpointReadError,
+    SAM2SettingsError,
     WeightsNotFoundError,
     available_sam2_configs,
     infer_sam2_config,
@@ -19,19 +26,15 @@ def saved_state_dict(tiny_sam2_checkpoint):
     return torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
 
 
-def test_random_checkpoint_loads_through_the_user_path(tiny_sam2, saved_state_dict):
-    assert not tiny_sam2.training
-    loaded = tiny_sam2.state_dict()
+def test_random_checkpoint_loads_through_the_user_path(tiny_sam2_checkpoint, saved_state_dict):
+    checkpoint, _ = tiny_sam2_checkpoint
+    model = load_sam2(checkpoint=checkpoint)  # config inferred from the file name
+    assert not model.training and model.image_size == 1024  # the released configs' input size
+    loaded = model.state_dict()
     assert loaded.keys() == saved_state_dict.keys()
     assert all(torch.equal(loaded[key], saved_state_dict[key]) for key in saved_state_dict)
-    assert {parameter.device.type for parameter in tiny_sam2.parameters()} == {"cpu"}
-
-
-def test_config_is_inferred_from_the_checkpoint_name(tiny_sam2_checkpoint, saved_state_dict):
-    checkpoint, _ = tiny_sam2_checkpoint
-    model = load_sam2(checkpoint=checkpoint)
-    first_key = next(iter(saved_state_dict))
-    assert torch.equal(model.state_dict()[first_key], saved_state_dict[first_key])
+    assert {parameter.device.type for parameter in model.parameters()} == {"cpu"}
+    assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
 
 
 def _save(state_dict, path):
@@ -39,33 +42,27 @@ def _save(state_dict, path):
     return path
 
 
-def test_missing_key_is_named(tmp_path, tiny_sam2_checkpoint, saved_state_dict):
+def _assert_one_line_without_flags(error):
+    message = str(error)
+    assert "\n" not in message and "--" not in message and "weights_only" not in message
+    assert error.exit_code == 1
+
+
+def test_missing_unexpected_and_wrongly_shaped_keys_are_named(tmp_path, tiny_sam2_checkpoint, saved_state_dict):
     _, config = tiny_sam2_checkpoint
     dropped = "image_encoder.neck.convs.0.conv.weight"
-    partial = {key: value for key, value in saved_state_dict.items() if key != dropped}
+    reshaped = "image_encoder.neck.convs.0.conv.bias"
+    broken = {key: value for key, value in saved_state_dict.items() if key != dropped}
+    broken["head.extra_weight"] = torch.zeros(3)
+    broken[reshaped] = torch.zeros(saved_state_dict[reshaped].numel() + 1)
     with pytest.raises(CheckpointMismatchError) as caught:
-        load_sam2(checkpoint=_save(partial, tmp_path / "tiny.pt"), config=config)
-    message = str(caught.value)
-    assert dropped in message and "1 missing key" in message
-    assert "\n" not in message
-    assert caught.value.missing == [dropped] and caught.value.unexpected == []
-
-
-def test_unexpected_key_is_named(tmp_path, tiny_sam2_checkpoint, saved_state_dict):
-    _, config = tiny_sam2_checkpoint
-    extra = dict(saved_state_dict, **{"head.extra_weight": torch.zeros(3)})
-    with pytest.raises(CheckpointMismatchError) as caught:
-        load_sam2(checkpoint=_save(extra, tmp_path / "tiny.pt"), config=config)
-    assert "head.extra_weight" in str(caught.value) and "1 unexpected key" in str(caught.value)
-    assert caught.value.unexpected == ["head.extra_weight"] and caught.value.missing == []
-
-
-def test_wrongly_shaped_key_is_a_mismatch(tmp_path, tiny_sam2_checkpoint, saved_state_dict):
-    _, config = tiny_sam2_checkpoint
-    key = "image_encoder.neck.convs.0.conv.bias"
-    reshaped = dict(saved_state_dict, **{key: torch.zeros(saved_state_dict[key].numel() + 1)})
-    with pytest.raises(CheckpointMismatchError, match=key.replace(".", r"\.")):
-        load_sam2(checkpoint=_save(reshaped, tmp_path / "tiny.pt"), config=config)
+        load_sam2(checkpoint=_save(broken, tmp_path / "tiny.pt"), config=config)
+    error = caught.value
+    assert (error.missing, error.unexpected, error.mismatched_shapes) == ([dropped], ["head.extra_weight"], [reshaped])
+    message = str(error)
+    assert "1 missing key" in message and "1 unexpected key" in message and "1 wrongly shaped key" in message
+    assert dropped in message and reshaped in message and config in message
+    _assert_one_line_without_flags(error)
 
 
 def test_wrong_size_config_lists_counts_and_only_a_few_keys(tiny_sam2_checkpoint):
@@ -75,14 +72,15 @@ def test_wrong_size_config_lists_counts_and_only_a_few_keys(tiny_sam2_checkpoint
     error = caught.value
     assert error.missing and "more)" in str(error)
     assert str(error).count("image_encoder") < len(error.missing) + len(error.unexpected)
+    _assert_one_line_without_flags(error)
 
 
 def test_missing_checkpoint_file(tmp_path):
     missing = tmp_path / "nowhere.pt"
     with pytest.raises(WeightsNotFoundError) as caught:
         load_sam2(checkpoint=missing)
-    message = str(caught.value)
-    assert str(missing) in message and "--sam2-checkpoint" in message and "\n" not in message
+    assert str(missing) in str(caught.value) and caught.value.model == str(missing)
+    _assert_one_line_without_flags(caught.value)
 
 
 def test_offline_hub_download_is_a_one_line_weights_error(tmp_path, monkeypatch):
@@ -90,31 +88,42 @@ def test_offline_hub_download_is_a_one_line_weights_error(tmp_path, monkeypatch)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(WeightsNotFoundError) as caught:
         load_sam2("facebook/sam2.1-hiera-tiny")
-    message = str(caught.value)
-    assert "facebook/sam2.1-hiera-tiny" in message and "--sam2-checkpoint" in message
-    assert "\n" not in message
+    assert "facebook/sam2.1-hiera-tiny" in str(caught.value) and caught.value.model == "facebook/sam2.1-hiera-tiny"
+    _assert_one_line_without_flags(caught.value)
 
 
-def test_unreadable_checkpoint_is_a_value_error(tmp_path):
-    broken = tmp_path / "broken.pt"
-    broken.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot read SAM2 checkpoint"):
-        load_sam2(checkpoint=broken)
-    bare = tmp_path / "bare.pt"
-    torch.save({"weight": torch.zeros(1)}, bare)
-    with pytest.raises(ValueError, match="'model' entry"):
-        load_sam2(checkpoint=bare)
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (lambda path: path.write_bytes(np.random.default_rng(0).bytes(4096)), "corrupt"),
+        (lambda path: path.write_bytes(b""), "truncated"),
+        (lambda path: torch.save(torch.nn.Linear(2, 2), path), "Python objects"),
+        (lambda path: torch.save([torch.zeros(1)], path), "'model'"),
+        (lambda path: torch.save({"weight": torch.zeros(1)}, path), "'model'"),
+        (lambda path: torch.save({"model": {"weight": 1.0}}, path), "not tensors"),
+    ],
+    ids=["random-bytes", "empty", "pickled-module", "list", "no-model-entry", "not-tensors"],
+)
+def test_unreadable_checkpoint_is_a_weights_error(tmp_path, content, problem):
+    path = tmp_path / "broken.pt"
+    content(path)
+    with pytest.raises(CheckpointReadError, match=problem) as caught:
+        load_sam2(checkpoint=path, config="sam2.1_hiera_t")
+    assert str(caught.value).startswith(f"cannot read SAM2 checkpoint {path}")
+    _assert_one_line_without_flags(caught.value)
 
 
-def test_unknown_names_list_the_valid_ones(tiny_sam2_checkpoint):
+def test_unknown_names_are_settings_errors_listing_the_valid_ones(tiny_sam2_checkpoint):
     checkpoint, _ = tiny_sam2_checkpoint
-    with pytest.raises(ValueError, match="configs/sam2.1/sam2.1_hiera_t.yaml") as caught:
+    with pytest.raises(SAM2SettingsError, match="configs/sam2.1/sam2.1_hiera_t.yaml") as caught:
         load_sam2(checkpoint=checkpoint, config="sam2.1_hiera_huge")
-    assert not isinstance(caught.value, CheckpointMismatchError)
-    with pytest.raises(ValueError, match="facebook/sam2.1-hiera-large"):
+    assert caught.value.setting == "config" and caught.value.exit_code == 2
+    with pytest.raises(SAM2SettingsError, match="facebook/sam2.1-hiera-large") as caught:
         load_sam2("facebook/sam3-hiera-huge")
-    with pytest.raises(ValueError, match="--sam2-checkpoint"):
+    assert caught.value.setting == "model"
+    with pytest.raises(SAM2SettingsError, match="local checkpoint") as caught:
         load_sam2(config="sam2.1_hiera_t")
+    assert caught.value.setting == "config" and "--" not in str(caught.value)
 
 
 def test_model_table_points_at_shipped_configs():
@@ -150,3 +159,13 @@ def test_config_names_resolve(name, config):
 )
 def test_config_inferred_from_file_name(file_name, config):
     assert infer_sam2_config(f"/models/{file_name}") == config
+
+
+def test_settings_and_model_names_import_without_torch():
+    code = (
+        "import sys, refine; refine.MaskGeneratorSettings(); refine.SAM2_MODELS; refine.DEFAULT_SAM2_MODEL; "
+        "print(sorted(name for name in ('torch', 'sam2', 'cv2', 'pycocotools') if name in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert done.stdout.strip() == "[]"
