@@ -81,6 +81,6 @@ def _pipeline(ctx: BenchContext, source: SAM2MaskSource, image: np.ndarray):
         current = next(images)
         labels = segmenter.predict(current, vocabulary, SCLIPSettings()).labels
         source.clear_cache()
-        return refine.majority_vote(labels == target, source.generate(current).masks)
+        return refine.majority_vote(labels == target, source.generate(current))
 
     return task

@@ -77,9 +77,6 @@ class InpaintSettings:
                 f"int(steps * strength) of them run; use at least {needed} steps",
             )
 
-    def check_mode(self, mode: str) -> None:  # INTERIM until the inpaint-eval branch lands
-        pass
-
     def strength_for(self, mode: str) -> float:
         return self.strength if self.strength is not None else DEFAULT_STRENGTH[mode]
 

@@ -168,7 +168,7 @@ class Segmenter:
             started = time.perf_counter()
             options = self.sam2_options
             model = refine.load_sam2(options.model, options.checkpoint, options.config, device=self.device)
-            self._mask_source = refine.SAM2MaskSource(model, options.generator)
+            self._mask_source = refine.SAM2MaskSource(model, options.generator, dtype=self.precision.sam2)
             self.load_seconds["sam2"] = time.perf_counter() - started
         return self._mask_source
 
@@ -232,7 +232,7 @@ class Segmenter:
 
         if refine_all_classes:
             started = time.perf_counter()
-            labels = refine.refine_label_map(labels, sam_masks.masks)
+            labels = refine.refine_label_map(labels, sam_masks)
             timings["refine_all_classes"] = time.perf_counter() - started
         return SegmentationResult("sclip", vocab, targets, labels, probs, timings)
 
@@ -241,9 +241,9 @@ class Segmenter:
         """Stage 2 for one target: the majority vote, or why it did not run."""
         if not sclip_mask.any():
             return sclip_mask, {"skipped": "SCLIP found no pixel of the target", "min_coverage": min_coverage}
-        vote = refine.majority_vote(sclip_mask, sam_masks.masks, min_coverage)
+        vote = refine.majority_vote(sclip_mask, sam_masks, min_coverage)
         info = {"masks": vote.total, "kept": vote.kept, "fallback": vote.fallback, "min_coverage": min_coverage}
-        if vote.total == 0:
+        if vote.fallback_reason == "no_masks":
             logger.warning("SAM2 produced no masks for this image; keeping the SCLIP mask of '%s'", prompt)
         elif vote.fallback:
             logger.warning("no SAM2 mask lies >= %.0f%% on '%s'; keeping the SCLIP mask", 100 * min_coverage, prompt)
@@ -271,10 +271,11 @@ class Segmenter:
         for prompt, index in plan.targets.items():
             selection = refine.score_proposals(probs, index, top_k)
             similarity = np.zeros(work.shape[:2], dtype=np.float32)
-            for mask, score in zip(sam_masks.masks, probs[:, index]):
-                np.maximum(similarity, np.where(mask, np.float32(score), 0), out=similarity)
+            for mask_index, score in enumerate(probs[:, index]):
+                box, crop = sam_masks.full_region(mask_index)
+                np.maximum(similarity[box], np.where(crop, np.float32(score), 0), out=similarity[box])
             instances = [
-                Instance(resize_labels(np.asarray(sam_masks.masks[i]), size), float(score), index)
+                Instance(resize_labels(sam_masks.full_mask(i), size), float(score), index)
                 for i, score in zip(selection.indices, selection.scores)
             ]
             union = np.zeros(size, dtype=bool)
@@ -304,25 +305,26 @@ class Segmenter:
             classes = self._classify_masks(rgb, masks, vocabulary).argmax(axis=1)
             labels = np.zeros(rgb.shape[:2], dtype=np.int32)
             for index in np.argsort(-masks.areas, kind="stable"):
-                labels[masks.masks[index]] = classes[index]
+                box, crop = masks.full_region(index)
+                labels[box][crop] = classes[index]
             return labels
         if method not in ("sclip", "sclip+sam2"):
             raise ValueError(f"unknown method '{method}'; choose sclip, sclip+sam2 or proposals")
         labels = self.sclip.predict(rgb, vocabulary, settings).labels
         if method == "sclip+sam2":
-            labels = refine.refine_label_map(labels, self._sam2_masks(rgb, image_key, timings).masks)
+            labels = refine.refine_label_map(labels, self._sam2_masks(rgb, image_key, timings))
         return labels
 
     def _classify_masks(self, rgb: np.ndarray, masks: refine.SAM2Masks, vocabulary: Vocabulary) -> np.ndarray:
         """(M, C) class probabilities of each SAM2 mask's crop under plain CLIP."""
-        crops = refine.square_crops(rgb, masks.masks, self.sclip.input_size, _mean_rgb())
+        crops = refine.square_crops(rgb, masks, self.sclip.input_size, _mean_rgb())
         return self.sclip.classify_crops(crops, vocabulary)
 
     # ---- Stage 3 -----------------------------------------------------------------------------
-    def inpainter(self, kind: str = "diffusion", model: str | None = None, scheduler: str | None = None,
+    def inpainter(self, kind: str = "diffusion", model: str | None = None,
                   low_vram: bool = False) -> "inpaint.Inpainter":
-        """The editing method, loaded once per model; schedulers swap on the loaded pipeline."""
-        key = (kind, model, scheduler, low_vram)
+        """The editing method, loaded once per model; schedulers swap per edit on the loaded pipeline."""
+        key = (kind, model)
         if key not in self._inpainters:
             if kind == "opencv":
                 self._inpainters[key] = inpaint.OpenCVRemover()
@@ -331,7 +333,7 @@ class Segmenter:
                 self._inpainters[key] = inpaint.DiffusionInpainter(
                     model=model or inpaint.DEFAULT_INPAINT_MODEL,
                     device=self.device,
-                    scheduler=scheduler,
+                    dtype=self.precision.inpaint,
                     low_vram=low_vram,
                     progress=self.progress,
                 )
@@ -354,7 +356,7 @@ class Segmenter:
         """Remove, replace or restyle the masked region."""
         rgb = as_rgb_array(image)
         settings = settings or inpaint.InpaintSettings()
-        worker = self.inpainter(inpainter, inpaint_model, settings.scheduler, settings.low_vram)
+        worker = self.inpainter(inpainter, inpaint_model, settings.low_vram)
         return worker.edit(rgb, mask, mode, target, edit, settings)
 
 

@@ -546,8 +546,7 @@ def _load_models(models: ModelOptions, options: RunOptions, progress: bool):
     if options.needs_sam2:
         segmenter.mask_source
     if options.mode != "segment":
-        inpainter = segmenter.inpainter(models.inpainter, models.inpaint_model, options.inpaint.scheduler,
-                                        options.inpaint.low_vram)
+        inpainter = segmenter.inpainter(models.inpainter, models.inpaint_model, options.inpaint.low_vram)
         if options.mode not in inpainter.supported_modes:
             raise UsageError(f"--inpainter {models.inpainter} cannot {options.mode}")
     return segmenter
