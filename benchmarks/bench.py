@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from segedit.devices import precision_name, resolve_device, resolve_dtype
+from segedit.devices import Precision, precision_name, resolve_device
 from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
 
 from . import stage_inpaint, stage_memory, stage_sam2, stage_sclip, stage_text
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         device = resolve_device(args.device)
-        dtype = resolve_dtype(args.precision, device)
+        dtype = Precision.resolve(args.precision, device).clip
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

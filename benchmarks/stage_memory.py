@@ -33,7 +33,7 @@ from sclip.postprocess import (
 )
 from sclip.text import TEMPLATES, TextClassifier
 from sclip import preset_settings
-from segedit.devices import resolve_device, resolve_dtype
+from segedit.devices import Precision, resolve_device
 
 from .context import BenchContext, StageResult, Target
 from .models import build_clip, photo
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
-    result = measure(args.model, device, resolve_dtype(args.precision, device), args.seed)
+    result = measure(args.model, device, Precision.resolve(args.precision, device).clip, args.seed)
     print(json.dumps(result))
 
 

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import math
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -459,25 +458,6 @@ def console_logging(args) -> Iterator[None]:
             each.propagate = propagate
 
 
-def check_output_dir(path: Path, option: str = "--output") -> None:
-    """Fail now if ``path`` could not be created or written to, without creating it yet.
-
-    The folder itself is made once the models have loaded, so a run that fails before any image
-    leaves nothing behind.
-    """
-    blocker = next((part for part in (path, *path.parents) if part.exists() and not part.is_dir()), None)
-    if blocker is not None:
-        raise UsageError(f"output path {path}: {blocker} is a file, not a folder; choose another with {option}")
-    existing = next(part for part in (path, *path.parents) if part.exists())
-    try:
-        # os.access says yes to root even on read-only mounts; a real write is the only honest test
-        tempfile.TemporaryFile(dir=existing).close()
-    except OSError as exc:
-        raise UsageError(
-            f"output folder {path} cannot be created or written to ({exc.strerror}); choose another with {option}"
-        ) from exc
-
-
 # ---- running -------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None, approach: str = "sclip", prog: str | None = None) -> int:
     from .signals import terminate_as_interrupt
@@ -513,9 +493,9 @@ def _run(args, approach: str) -> int:
     Precision.resolve(args.precision, resolve_device(args.device))
     listed = read_list_file(args.images_from) if args.images_from else []
     inputs = collect_inputs(args.image, recursive=args.recursive, listed=listed, exclude=[args.output])
-    check_output_dir(args.output)
+    files.check_output_dir(args.output)
     if args.export_coco is not None:
-        check_output_dir(args.export_coco.parent, option="--export-coco")
+        files.check_output_dir(args.export_coco.parent, option="--export-coco")
 
     progress = not args.quiet and sys.stderr.isatty()
     hub = prepare_hub()

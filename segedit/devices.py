@@ -77,5 +77,9 @@ class Precision:
 
     def names(self, stages=STAGES) -> dict[str, str]:
         """{"clip": "fp32", ...} for the stages named, as result.json records them."""
-        by_dtype = {dtype: name for name, dtype in _dtypes().items()}
-        return {stage: by_dtype[getattr(self, stage)] for stage in stages}
+        return {stage: precision_name(getattr(self, stage)) for stage in stages}
+
+
+def precision_name(dtype: "torch.dtype") -> str:
+    """'fp32', 'fp16' or 'bf16'."""
+    return {value: key for key, value in _dtypes().items()}[dtype]

@@ -13,6 +13,8 @@ from typing import BinaryIO, Iterator
 import numpy as np
 from PIL import Image
 
+from .errors import UsageError
+
 
 # O_EXCL: never write into a file someone else made; 0o666: the umask applies as for any new file.
 _TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -88,22 +90,38 @@ def _finite(value):
     return value
 
 
-def prepare_output_dir(path: str | os.PathLike, option: str = "--output") -> Path:
-    """Create ``path`` (and parents) and check that files can be written there.
+def check_output_dir(path: str | os.PathLike, option: str = "--output") -> Path:
+    """Fail unless ``path`` is, or could be created as, a folder that files can be written to.
 
-    Raise NotADirectoryError when a file is in the way and PermissionError when the folder cannot be
-    created or written to, each with one line that names the path and the ``option`` to change.
+    Nothing is created, so a run that fails later (weights missing) leaves nothing behind.
     """
     path = Path(path)
     blocker = next((part for part in (path, *path.parents) if part.exists() and not part.is_dir()), None)
     if blocker is not None:
-        raise NotADirectoryError(f"output path {path}: {blocker} is a file, not a folder; choose another with {option}")
+        raise UsageError(f"output path {path}: {blocker} is a file, not a folder; choose another with {option}")
+    existing = next(part for part in (path, *path.parents) if part.exists())
+    _check_writable(existing, path, option)
+    return path
+
+
+def prepare_output_dir(path: str | os.PathLike, option: str = "--output") -> Path:
+    """Create ``path`` (and parents) and check that files can be written there."""
+    path = check_output_dir(path, option)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        # os.access says yes to root even on read-only mounts; a real write is the only honest test
-        tempfile.TemporaryFile(dir=path).close()
     except OSError as exc:
-        raise PermissionError(
-            f"output folder {path} cannot be created or written to ({exc.strerror}); choose another with {option}"
-        ) from exc
+        raise UsageError(_unwritable(path, exc, option)) from exc
+    _check_writable(path, path, option)
     return path
+
+
+def _check_writable(folder: Path, path: Path, option: str) -> None:
+    try:
+        # os.access says yes to root even on read-only mounts; a real write is the only honest test
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise UsageError(_unwritable(path, exc, option)) from exc
+
+
+def _unwritable(path: Path, exc: OSError, option: str) -> str:
+    return f"output folder {path} cannot be created or written to ({exc.strerror}); choose another with {option}"

@@ -94,6 +94,7 @@ class ResultWriter:
                 "rank": rank,
                 "score": round(instance.score, 6),
                 "class_index": instance.class_index,
+                "class": target.names[0],
                 "bbox": instance.bbox,
                 "area": instance.area,
                 "segmentation": refine.mask_to_coco_rle(instance.mask),

@@ -70,6 +70,8 @@ _INDEX_MODES = frozenset({"L", "P", "I", "I;16", "I;16L", "I;16B"})
 class DatasetError(ValueError):
     """The dataset on disk is missing or malformed; the message is one line naming the expected file."""
 
+    exit_code = 2  # a usage error: the --data-root or --dataset given does not fit
+
 
 class LabelTransform(enum.Enum):
     """How raw label PNG values become class indices."""

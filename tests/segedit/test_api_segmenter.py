@@ -16,14 +16,7 @@ import inpaint
 import sclip.segmenter
 import segedit
 from sclip import SCLIPSettings, Vocabulary
-from segedit import (
-    Instance,
-    ProposalResult,
-    SAM2Options,
-    SegmentationResult,
-    Segmenter,
-    TargetResult,
-)
+from segedit import Instance, SAM2Options, SegmentationResult, Segmenter, TargetResult
 
 REPO = Path(__file__).resolve().parents[2]
 # one CLIP window per image keeps the calls quick
@@ -149,11 +142,13 @@ def test_propose_returns_typed_instances(tiny_clip_checkpoint, tiny_sam2_checkpo
     segmenter = Segmenter(clip_weights=tiny_clip_checkpoint, device="cpu", cache_dir=cache_dir,
                           sam2=SAM2Options(checkpoint=str(checkpoint), config=config))
     result = segmenter.propose(picture, "person", vocabulary=["person"], top_k=5)
-    assert isinstance(result, ProposalResult) and result.proposals == 2 and len(result.instances) == 2
-    assert result.found and result.mask.all() and result.similarity.shape == picture.shape[:2]
-    assert [instance.score for instance in result.instances] == sorted(
-        (instance.score for instance in result.instances), reverse=True)
-    for instance in result.instances:
+    assert isinstance(result, SegmentationResult) and result.approach == "proposals" and result.labels is None
+    target = result.targets["person"]
+    assert target.proposals == 2 and len(target.instances) == 2
+    assert target.found and target.mask.all() and target.similarity.shape == picture.shape[:2]
+    assert [instance.score for instance in target.instances] == sorted(
+        (instance.score for instance in target.instances), reverse=True)
+    for instance in target.instances:
         assert isinstance(instance, Instance)
         assert instance.area == int(instance.mask.sum()) == height * (width // 2)
         assert instance.bbox[1:] == [0, width // 2, height]

@@ -13,9 +13,8 @@ from sam2.utils.amg import mask_to_rle_pytorch
 
 import main
 import main_sclip
-from sclip import Vocabulary
-from segedit.images import InputImage
-from segedit.runner import CocoExport
+import refine
+from segedit.coco import build_export
 
 
 @pytest.fixture
@@ -149,18 +148,24 @@ def test_proposals_export_and_shared_sam2_masks(tmp_path, inputs, sam2_flags, sa
             assert annotation["score"] == instance["score"]
 
 
-def test_categories_are_matched_by_name_across_vocabularies():
-    """main.py builds one vocabulary per prompt: index 1 is 'person' in one and 'car' in the other."""
-    export = CocoExport()
+def test_categories_are_matched_by_name_across_records():
+    """The same class index means different classes in two records: categories are matched by names."""
     mask = np.zeros((4, 6), dtype=bool)
     mask[1:3, 2:5] = True
-    image = InputImage(Path("street.jpg"), "")
-    export.add(image, (4, 6), Vocabulary.from_lines(["background", "person"]), [(mask, 1, 0.8)])
-    export.add(image, (4, 6), Vocabulary.from_lines(["background", "car"]), [(mask, 1, 0.6)])
-    export.add(InputImage(Path("empty.jpg"), ""), (4, 6), Vocabulary.from_lines(["background", "car"]), [])
-    data = export.to_json()
-    assert [(c["id"], c["name"]) for c in data["categories"]] == [(1, "background"), (2, "person"), (3, "car")]
-    assert [a["category_id"] for a in data["annotations"]] == [2, 3]
-    assert [(i["id"], i["file_name"]) for i in data["images"]] == [(1, "street.jpg"), (2, "empty.jpg")]
-    assert [a["image_id"] for a in data["annotations"]] == [1, 1]
+    annotation = {"segmentation": refine.mask_to_coco_rle(mask), "area": 6, "bbox": [2, 1, 3, 2]}
+
+    def record(image, label, score):
+        vocabulary = [{"index": 0, "label": "background", "names": ["sky", "wall"]},
+                      {"index": 1, "label": label, "names": [label]}]
+        annotations = [dict(annotation, class_index=1, score=score)] if score is not None else []
+        return {"image": image, "image_size": {"width": 6, "height": 4}, "vocabulary": vocabulary,
+                "targets": [{"annotations": annotations}]}
+
+    data = build_export([record("street.jpg", "person", 0.8), record("street2.jpg", "car", 0.6),
+                         record("empty.jpg", "car", None)])
+    assert [(c["id"], c["name"]) for c in data["categories"]] == [(1, "person"), (2, "car")]
+    assert [a["category_id"] for a in data["annotations"]] == [1, 2]
+    assert [(i["id"], i["file_name"]) for i in data["images"]] == [(1, "street.jpg"), (2, "street2.jpg"),
+                                                                   (3, "empty.jpg")]
+    assert [a["image_id"] for a in data["annotations"]] == [1, 2]
     assert data["annotations"][0]["bbox"] == [2, 1, 3, 2] and data["annotations"][0]["area"] == 6
