@@ -103,6 +103,7 @@ class SAM2MaskSource:
     ) -> None:
         if cache_size < 1:
             raise ValueError(f"cache_size must be at least 1, got {cache_size}")
+        self.model = model  # shared with other SAM2 front ends (point prompts), never copied
         self.device = next(model.parameters()).device
         self.settings = (settings or MaskGeneratorSettings()).with_points_per_batch_for(self.device)
         self.cache_size = cache_size
