@@ -572,11 +572,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args) -> int:
     if args.sam2_config and not args.sam2_checkpoint:
         raise UsageError("--sam2-config only applies together with --sam2-checkpoint FILE")
+    app = WebApp(args)  # a device or precision the machine lacks fails here, before gradio's slow import
     try:
         import gradio  # noqa: F401
     except ImportError:
+        app.close()
         raise UsageError("the web page needs gradio: pip install 'sclip-edit[app]'") from None
-    app = WebApp(args)
     try:
         launch(app, args.host, args.port, block=True)
     except KeyboardInterrupt:

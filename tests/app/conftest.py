@@ -17,7 +17,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 class Server:
     url: str
     app: object  # segedit.app.WebApp
-    argv: list[str]
+    argv: list[str]  # its flags: the model flags, no SAM2 refinement at the start, the OpenCV remover
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,8 @@ def model_argv(tiny_clip_checkpoint, tiny_sam2_checkpoint, tmp_path_factory) -> 
     checkpoint, config = tiny_sam2_checkpoint
     return ["--clip-weights", str(tiny_clip_checkpoint), "--cache-dir", str(tmp_path_factory.mktemp("text-cache")),
             "--device", "cpu", "--sam2-checkpoint", str(checkpoint), "--sam2-config", config,
-            "--sam-points-per-side", "4"]
+            # a 4x4 grid keeps SAM2 quick; random weights pass no quality threshold, so none is applied
+            "--sam-points-per-side", "4", "--sam-pred-iou-thresh", "0", "--sam-stability-thresh", "0"]
 
 
 def free_port() -> int:
