@@ -389,6 +389,16 @@ class WebApp:
         return str(session.target_dir(session.selected) / "mask.png")
 
 
+def _seed(text) -> int | None:
+    text = "" if text is None else str(text).strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"the seed must be a whole number (or empty for a random one), got '{text}'") from None
+
+
 def _settings_record(settings: inpaint.InpaintSettings) -> dict:
     return asdict(settings)
 
@@ -463,7 +473,7 @@ def build(app: WebApp):
     def run_edit(session, mode, text, inpainter, steps, guidance, seed, strength, negative, dilate, blur, scheduler,
                  progress=gr.Progress(track_tqdm=True)):
         settings = inpaint.InpaintSettings(
-            steps=int(steps), guidance=float(guidance), seed=None if seed in (None, "") else int(seed),
+            steps=int(steps), guidance=float(guidance), seed=_seed(seed),
             strength=None if not strength else float(strength), negative_prompt=(negative or "").strip() or None,
             mask_dilate=int(dilate), mask_blur=int(blur), scheduler=None if scheduler == "default" else scheduler,
         )
@@ -523,7 +533,9 @@ def build(app: WebApp):
                                      elem_id="inpainter")
                 steps = gr.Slider(1, 150, value=defaults.steps, step=1, label="Steps", elem_id="steps")
                 guidance = gr.Slider(0, 20, value=defaults.guidance, step=0.5, label="Guidance", elem_id="guidance")
-                seed = gr.Number(value=defaults.seed, precision=0, label="Seed (empty = random)", elem_id="seed")
+                # a Number field cannot be empty, and empty is how a visitor asks for a fresh random seed
+                seed = gr.Textbox(value="" if defaults.seed is None else str(defaults.seed),
+                                  label="Seed (empty = random)", elem_id="seed")
                 with gr.Accordion("Advanced", open=False):
                     strength = gr.Slider(0, 1, value=0, step=0.05, label="Strength (0 = the mode's default)",
                                          elem_id="strength")

@@ -11,7 +11,7 @@ gradio_client = pytest.importorskip("gradio_client")
 
 # /edit's inputs after mode, text and inpainter: steps, guidance, seed, strength, negative prompt, dilate, blur,
 # scheduler
-DEFAULT_EDIT_SETTINGS = (50, 7.5, None, 0, "", 5, 8, "default")
+DEFAULT_EDIT_SETTINGS = (50, 7.5, "", 0, "", 5, 8, "default")
 
 
 @pytest.fixture
@@ -63,5 +63,7 @@ def test_bad_requests_fail_with_one_line(client, photo_file):
                    api_name="/segment")
     with pytest.raises(gradio_client.exceptions.AppError, match="replace needs an edit text"):
         client.predict("replace", " ", "opencv", *DEFAULT_EDIT_SETTINGS, api_name="/edit")
+    with pytest.raises(gradio_client.exceptions.AppError, match="the seed must be a whole number"):
+        client.predict("remove", "", "opencv", 50, 7.5, "seven", *DEFAULT_EDIT_SETTINGS[3:], api_name="/edit")
     with pytest.raises(gradio_client.exceptions.AppError, match="the opencv inpainter cannot style"):
         client.predict("style", "oil painting", "opencv", *DEFAULT_EDIT_SETTINGS, api_name="/edit")
