@@ -105,7 +105,8 @@ class Models:
         self.args = args
         self.device = resolve_device(args.device)
         resolve_dtype(args.precision, self.device)  # refuse fp16 on a CPU at start, not at the first click
-        self._lock = threading.Lock()
+        # one lock per model: minutes spent loading a diffusion pipeline must not stall segmentation
+        self._clip_lock, self._sam2_lock, self._inpaint_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self._segmenter: Segmenter | None = None
         self._points = None
 
@@ -118,28 +119,29 @@ class Models:
         return names
 
     def segmenter(self) -> Segmenter:
-        with self._lock:
+        with self._clip_lock:
             if self._segmenter is None:
                 self._segmenter = segmenter_from_args(self.args, progress=True)
             return self._segmenter
 
-    def sam2(self) -> None:
+    def sam2(self):
+        """The SAM2 mask source, loaded once even when two visitors ask for it at the same moment."""
         segmenter = self.segmenter()
-        with self._lock:
-            segmenter.mask_source  # noqa: B018 - loads SAM2 once, before two visitors race to do it
+        with self._sam2_lock:
+            return segmenter.mask_source
 
     def points(self):
         from refine.points import PointRefiner
 
-        self.sam2()
-        with self._lock:
+        source = self.sam2()
+        with self._sam2_lock:
             if self._points is None:
-                self._points = PointRefiner(self._segmenter.mask_source.model)
+                self._points = PointRefiner(source.model)
             return self._points
 
     def inpainter(self, kind: str, settings: inpaint.InpaintSettings):
         segmenter = self.segmenter()
-        with self._lock:
+        with self._inpaint_lock:
             return segmenter.inpainter(kind, self.args.inpaint_model, settings.scheduler, settings.low_vram)
 
 
@@ -162,9 +164,7 @@ class Session:
     """One visitor's image, result and files; lives in a gr.State, its folder goes with it."""
 
     folder: Path
-    image_name: str
     rgb: np.ndarray
-    image_key: str
     labels: np.ndarray
     class_names: list[str]
     targets: dict[str, Target]
@@ -175,15 +175,11 @@ class Session:
         # the command line's layout: one prompt in the folder itself, several in a sub-folder each
         return self.folder / slug(prompt) if len(self.targets) > 1 else self.folder
 
-    def write_target(self, target: Target) -> Path:
-        folder = files.prepare_output_dir(self.target_dir(target.prompt))
-        files.save_mask(target.current, folder / "mask.png")
-        return folder / "mask.png"
+    def write_target(self, target: Target) -> None:
+        files.save_mask(target.current, files.prepare_output_dir(self.target_dir(target.prompt)) / "mask.png")
 
-    def write_record(self) -> Path:
-        path = self.folder / "result.json"
-        files.save_json(self.record, path)
-        return path
+    def write_record(self) -> None:
+        files.save_json(self.record, self.folder / "result.json")
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -226,13 +222,13 @@ class WebApp:
             progress(0.15, desc="Loading SAM2" if "sam2" not in self.models.loaded else "SAM2 ready")
             self.models.sam2()
         rgb = loaded.rgb
-        image_key = f"{image_path}:{os.path.getmtime(image_path)}"
+        # SAM2's caches are keyed by the pixels: the same photo uploaded twice is encoded once
         started = time.perf_counter()
         if method == "sclip":
             progress(0.3, desc="SCLIP + SAM2 masks" if refine_masks else "SCLIP")
             settings = sclip_settings_from_args(self.args, preset)
             result = segmenter.segment(rgb, prompts, vocabulary=vocabulary, preset=preset, settings=settings,
-                                       refine_masks=refine_masks, image_key=image_key)
+                                       refine_masks=refine_masks)
             labels, vocab, timings = result.labels, result.vocabulary, dict(result.timings)
             targets = {
                 prompt: Target(prompt, target.class_index, target.mask, {
@@ -249,7 +245,7 @@ class WebApp:
             targets, timings = {}, {}
             for number, prompt in enumerate(dict.fromkeys(prompts)):
                 progress(0.3 + 0.6 * number / len(prompts), desc=f"SAM2 proposals for '{prompt}'")
-                found = segmenter.propose(rgb, prompt, vocabulary, image_key=image_key)
+                found = segmenter.propose(rgb, prompt, vocabulary)
                 index = vocab.find(prompt)
                 labels[found.mask] = index
                 targets[prompt] = Target(prompt, index, found.mask, {
@@ -287,7 +283,7 @@ class WebApp:
         }
         for target in targets.values():
             target.info["found"] = bool(target.mask.any())
-        session = Session(folder, Path(image_path).name, rgb, image_key, labels, list(vocab.labels), targets,
+        session = Session(folder, rgb, labels, list(vocab.labels), targets,
                           record, selected=prompts[0])
         for target in targets.values():
             session.write_target(target)
@@ -305,7 +301,7 @@ class WebApp:
         refiner = self.models.points()
         points = [(px, py) for px, py, _ in target.points]
         labels = [label for _, _, label in target.points]
-        target.corrected = refiner.correct(session.rgb, target.mask, points, labels, key=session.image_key)
+        target.corrected = refiner.correct(session.rgb, target.mask, points, labels)
         self._record_points(session, target)
         return session
 
@@ -339,7 +335,8 @@ class WebApp:
         worker = self.models.inpainter(inpainter, settings)
         if mode not in worker.supported_modes:
             raise UsageError(f"the {inpainter} inpainter cannot {mode}; choose the diffusion inpainter")
-        progress(0.15, desc=f"{mode.capitalize()} ({inpainter})")
+        slow = inpainter == "diffusion" and self.models.device.type == "cpu"
+        progress(0.15, desc=f"{mode.capitalize()} ({inpainter}{', minutes on a CPU' if slow else ''})")
         segmenter = self.models.segmenter()
         result = segmenter.edit(session.rgb, target.current, mode, target.prompt, text or None, inpainter,
                                 self.args.inpaint_model, settings)
@@ -348,7 +345,7 @@ class WebApp:
         target.info["edit"] = result.metadata()
         session.record["mode"] = mode
         session.record["settings"].update(mode=mode, edit=text or None, inpainter=inpainter,
-                                          inpaint=_settings_record(settings))
+                                          inpaint=asdict(settings))
         session.write_record()
         return session, result.image, path
 
@@ -397,10 +394,6 @@ def _seed(text) -> int | None:
         return int(text)
     except ValueError:
         raise UsageError(f"the seed must be a whole number (or empty for a random one), got '{text}'") from None
-
-
-def _settings_record(settings: inpaint.InpaintSettings) -> dict:
-    return asdict(settings)
 
 
 def _friendly(function):

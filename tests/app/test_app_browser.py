@@ -36,10 +36,10 @@ def download(page, selector, folder, name):
 
 
 def click_image_pixel(page, selector, x, y):
-    """Click the pixel (x, y) of the picture shown in ``selector``, wherever and however large it is drawn."""
+    """Click the pixel (x, y) of the picture shown in ``selector``, however large it is drawn."""
     box = page.eval_on_selector(selector, """img => {
         const r = img.getBoundingClientRect();
-        return {left: r.left, top: r.top, width: r.width, height: r.height, nw: img.naturalWidth, nh: img.naturalHeight};
+        return {width: r.width, height: r.height, nw: img.naturalWidth, nh: img.naturalHeight};
     }""")
     scale = min(box["width"] / box["nw"], box["height"] / box["nh"])  # object-fit: contain
     left = (box["width"] - box["nw"] * scale) / 2

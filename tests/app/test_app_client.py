@@ -67,3 +67,17 @@ def test_bad_requests_fail_with_one_line(client, photo_file):
         client.predict("remove", "", "opencv", 50, 7.5, "seven", *DEFAULT_EDIT_SETTINGS[3:], api_name="/edit")
     with pytest.raises(gradio_client.exceptions.AppError, match="the opencv inpainter cannot style"):
         client.predict("style", "oil painting", "opencv", *DEFAULT_EDIT_SETTINGS, api_name="/edit")
+
+
+def test_proposals_approach(client, photo_file):
+    *_, mask, labels, result = client.predict(
+        gradio_client.handle_file(str(photo_file)), "person", "sky\ntree", "none", "SAM2 proposals", False,
+        api_name="/segment")
+    record = json.loads(open(result).read())
+    assert record["approach"] == "proposals"
+    assert [c["names"] for c in record["vocabulary"]] == [["sky"], ["tree"], ["person"]]
+    target = record["targets"][0]
+    assert target["proposals"] > 0 and target["instances"] <= 5
+    person = np.asarray(Image.open(mask)) == 255
+    assert target["pixels"] == int(person.sum())
+    assert np.array_equal(np.asarray(Image.open(labels)) == 2, person)
