@@ -191,7 +191,7 @@ class WebApp:
     def __init__(self, args, root: Path | None = None):
         self.args = args
         self.models = Models(args)
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="sclip-app-"))
+        self.root = Path(tempfile.mkdtemp(prefix="sclip-app-")) if root is None else files.prepare_output_dir(root)
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -489,7 +489,7 @@ def build(app: WebApp):
                 image = gr.Image(label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
                                  elem_id="image-input", height=320)
                 if examples:
-                    gr.Examples(examples, inputs=[image], label="Examples")
+                    gr.Examples(examples, inputs=[image], label="Examples", elem_id="examples")
                 prompt = gr.Textbox(label="Prompt(s)", placeholder="person   (several: person, sky)",
                                     elem_id="prompt")
                 with gr.Accordion("Classes and method", open=False):

@@ -99,7 +99,7 @@ def test_segment_correct_and_remove(web_page, server, photo_file, photo, tmp_pat
     assert np.array_equal(edited[~near], photo[~near])
 
 
-def test_errors_are_one_readable_line(web_page):
+def test_errors_are_one_readable_line_and_examples_load(web_page):
     page = web_page
     page.locator("#prompt textarea").fill("person")
     page.click("#run")
@@ -107,3 +107,6 @@ def test_errors_are_one_readable_line(web_page):
     toast.wait_for()
     text = toast.inner_text()
     assert "upload an image or pick an example first" in text and "Traceback" not in text
+
+    page.locator("#examples button").first.click()
+    page.wait_for_function("() => document.querySelector('#image-input img')?.naturalWidth === 512")
