@@ -56,6 +56,7 @@ class SAM2MaskSource:
             raise SAM2SettingsError("cache_size", f"cache_size must be at least 1, got {cache_size}")
         if dtype != torch.float32 and dtype not in _REDUCED_DTYPES:
             raise SAM2SettingsError("dtype", f"SAM2 runs in float32, bfloat16 or float16, not {dtype}")
+        self.model = model  # shared with other SAM2 front ends (point prompts), never copied
         self.device = next(model.parameters()).device
         self.dtype = dtype if dtype == torch.float32 or _autocast_supported(self.device, dtype) else torch.float32
         if self.dtype != dtype:
