@@ -28,23 +28,26 @@ import numpy as np
 import inpaint
 import viz
 
+import sclip
+
 from . import files
-from .api import Segmenter, build_vocabulary
+from .api import Segmenter
 from .cli import (
-    MODEL_ERRORS,
     add_console_arguments,
     add_model_arguments,
     add_sam2_arguments,
     add_sclip_arguments,
     console_logging,
+    model_options_from_args,
     run_guarded,
     sclip_settings_from_args,
     segmenter_from_args,
 )
-from .devices import resolve_device, resolve_dtype
-from .errors import EXIT_OK, UsageError
-from .images import load_image
-from .runner import OUT_OF_MEMORY_ADVICE, slug
+from .devices import Precision, resolve_device
+from .errors import EXIT_OK, UsageError, exit_code_of, first_line
+from .images import InputImage
+from .options import OutputOptions, RefineOptions, RunOptions
+from .runner import OUT_OF_MEMORY_ADVICE, Runner
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +94,9 @@ def one_line(exc: BaseException) -> str:
 
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return OUT_OF_MEMORY_ADVICE
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    expected = (UsageError, ValueError, OSError) + MODEL_ERRORS
-    if isinstance(exc, expected) and text:
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if exit_code_of(exc) is not None or isinstance(exc, (ValueError, OSError)):
+        return first_line(exc)
+    return f"{type(exc).__name__}: {first_line(exc)}"
 
 
 class Models:
@@ -104,7 +105,7 @@ class Models:
     def __init__(self, args):
         self.args = args
         self.device = resolve_device(args.device)
-        resolve_dtype(args.precision, self.device)  # refuse fp16 on a CPU at start, not at the first click
+        Precision.resolve(args.precision, self.device)  # refuse fp16 on a CPU at start, not at the first click
         # one lock per model: minutes spent loading a diffusion pipeline must not stall segmentation
         self._clip_lock, self._sam2_lock, self._inpaint_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self._segmenter: Segmenter | None = None
@@ -142,13 +143,13 @@ class Models:
     def inpainter(self, kind: str, settings: inpaint.InpaintSettings):
         segmenter = self.segmenter()
         with self._inpaint_lock:
-            return segmenter.inpainter(kind, self.args.inpaint_model, settings.scheduler, settings.low_vram)
+            return segmenter.inpainter(kind, self.args.inpaint_model, settings.low_vram)
 
 
 @dataclass
 class Target:
     prompt: str
-    class_index: int
+    folder: str  # sub-folder of the session's folder ("" = the folder itself), as the CLI lays it out
     mask: np.ndarray  # (H, W) bool as segmented (refined when SAM2 ran)
     info: dict  # this target's entry in result.json
     points: list[tuple[int, int, int]] = field(default_factory=list)  # (x, y, 1 = add / 0 = remove)
@@ -172,8 +173,7 @@ class Session:
     selected: str = ""
 
     def target_dir(self, prompt: str) -> Path:
-        # the command line's layout: one prompt in the folder itself, several in a sub-folder each
-        return self.folder / slug(prompt) if len(self.targets) > 1 else self.folder
+        return self.folder / self.targets[prompt].folder
 
     def write_target(self, target: Target) -> None:
         files.save_mask(target.current, files.prepare_output_dir(self.target_dir(target.prompt)) / "mask.png")
@@ -213,83 +213,42 @@ class WebApp:
             raise UsageError(f"unknown approach '{approach}'; choose one of {', '.join(APPROACHES)}")
         if preset and method == "proposals":
             raise UsageError("presets belong to dense SCLIP; give the proposals a vocabulary instead")
-        loaded = load_image(image_path)
-        vocab = build_vocabulary(prompts, vocabulary, preset)  # bad classes fail before models load
+        sclip.build_vocabulary(prompts, vocabulary, preset)  # bad classes fail before models load
 
         progress(0.05, desc="Loading CLIP" if "clip" not in self.models.loaded else "Starting")
         segmenter = self.models.segmenter()
         if method == "proposals" or refine_masks:
             progress(0.15, desc="Loading SAM2" if "sam2" not in self.models.loaded else "SAM2 ready")
             self.models.sam2()
-        rgb = loaded.rgb
-        # SAM2's caches are keyed by the pixels: the same photo uploaded twice is encoded once
-        started = time.perf_counter()
-        if method == "sclip":
-            progress(0.3, desc="SCLIP + SAM2 masks" if refine_masks else "SCLIP")
-            settings = sclip_settings_from_args(self.args, preset)
-            result = segmenter.segment(rgb, prompts, vocabulary=vocabulary, preset=preset, settings=settings,
-                                       refine_masks=refine_masks)
-            labels, vocab, timings = result.labels, result.vocabulary, dict(result.timings)
-            targets = {
-                prompt: Target(prompt, target.class_index, target.mask, {
-                    "prompt": prompt, "class_index": target.class_index,
-                    "names": list(vocab.classes[target.class_index]),
-                    "sclip_pixels": int(target.sclip_mask.sum()), "pixels": int(target.mask.sum()),
-                    "refinement": target.refinement,
-                })
-                for prompt, target in result.targets.items()
-            }
-            sclip_record = settings.to_json()
-        else:
-            labels = np.zeros(rgb.shape[:2], dtype=np.int32)
-            targets, timings = {}, {}
-            for number, prompt in enumerate(dict.fromkeys(prompts)):
-                progress(0.3 + 0.6 * number / len(prompts), desc=f"SAM2 proposals for '{prompt}'")
-                found = segmenter.propose(rgb, prompt, vocabulary)
-                index = vocab.find(prompt)
-                labels[found.mask] = index
-                targets[prompt] = Target(prompt, index, found.mask, {
-                    "prompt": prompt, "class_index": index, "proposals": found.proposals,
-                    "instances": len(found.instances), "pixels": int(found.mask.sum()),
-                })
-                for name, seconds in found.timings.items():
-                    timings[name] = timings.get(name, 0.0) + seconds
-            sclip_record = None
-        timings["total"] = time.perf_counter() - started
-
-        progress(0.95, desc="Writing files")
+        options = RunOptions(
+            approach=method,
+            prompts=tuple(prompts),
+            vocabulary=tuple(vocabulary) if vocabulary else None,
+            preset=preset,
+            sclip=sclip_settings_from_args(self.args, preset) if method == "sclip" else None,
+            refine=RefineOptions(enabled=refine_masks and method == "sclip"),
+            outputs=OutputOptions(),
+        )
+        progress(0.3, desc="SCLIP + SAM2 masks" if refine_masks or method == "proposals" else "SCLIP")
         if previous is not None:
             previous.remove()
         folder = Path(tempfile.mkdtemp(prefix="session-", dir=self.root))
-        class_pixels = np.bincount(labels.ravel(), minlength=len(vocab)).tolist()
-        settings_record = {key: (str(value) if isinstance(value, Path) else value)
-                           for key, value in vars(self.args).items() if key not in _SERVER_FLAGS}
-        settings_record.update(prompt=prompts, vocabulary=vocabulary, preset=preset, use_sam_refinement=refine_masks,
-                               sclip=sclip_record)
-        record = {
-            "complete": True,
-            "image": Path(image_path).name,
-            "image_size": {"width": rgb.shape[1], "height": rgb.shape[0]},
-            "input_notes": loaded.notes,
-            "approach": method,
-            "mode": "segment",
-            "model": segmenter.describe(),
-            "model_load_seconds": {name: round(value, 3) for name, value in segmenter.load_seconds.items()},
-            "settings": settings_record,
-            "vocabulary": vocab.to_json(),
-            "class_pixels": dict(zip(vocab.labels, class_pixels)),
-            "targets": [target.info for target in targets.values()],
-            "timings": {name: round(value, 4) for name, value in timings.items()},
+        # the command line's own job and writer: the same files, byte for byte
+        runner = Runner(segmenter, options, folder, models=model_options_from_args(self.args))
+        run = runner.run_image(InputImage(Path(image_path), ""))
+        result, record = run.result, run.record
+        infos = {info["prompt"]: info for info in record["targets"]}
+        targets = {
+            prompt: Target(prompt, infos[prompt]["folder"], target.mask, infos[prompt])
+            for prompt, target in result.targets.items()
         }
-        for target in targets.values():
-            target.info["found"] = bool(target.mask.any())
-        session = Session(folder, rgb, labels, list(vocab.labels), targets,
-                          record, selected=prompts[0])
-        for target in targets.values():
-            session.write_target(target)
-        files.save_image(viz.labels_to_palette_image(labels), folder / "labels.png")
-        session.write_record()
-        return session
+        labels = result.labels
+        if labels is None:  # proposals: the page still shows a map, each instance in its class
+            labels = np.zeros(target.mask.shape, dtype=np.int32)
+            for target in result.targets.values():
+                labels[target.mask] = target.class_index
+        return Session(folder, run.rgb, labels, list(result.vocabulary.labels), targets, record,
+                       selected=next(iter(targets)))
 
     # ---- clicks ------------------------------------------------------------------------------
     def add_point(self, session: Session | None, x: int, y: int, kind: str) -> Session:

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from . import files
 from .errors import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, ImageError, first_line
 from .images import InputImage, load_image
@@ -29,6 +31,15 @@ logger = logging.getLogger(__name__)
 
 OUT_OF_MEMORY_ADVICE = "CUDA out of memory; try --model ViT-B-16, --low-vram, --max-side 1024 or --device cpu"
 RESULT = "result.json"
+
+
+@dataclass
+class ImageRun:
+    """One image as processed: its pixels, the approach's result and the result.json written."""
+
+    rgb: np.ndarray
+    result: object  # SegmentationResult
+    record: dict
 
 
 @dataclass
@@ -200,7 +211,7 @@ class Runner:
             outcome.redone = True
         started = time.perf_counter()
         try:
-            record = self._run_one(item, out_dir, fingerprint)
+            record = self.run_image(item, fingerprint).record
             outcome.targets = [
                 TargetSummary(t["prompt"], t["found"], t["pixels"], t["share"]) for t in record["targets"]
             ]
@@ -215,8 +226,10 @@ class Runner:
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
 
-    def _run_one(self, item: InputImage, out_dir: Path, fingerprint: str) -> dict:
+    def run_image(self, item: InputImage, fingerprint: str | None = None) -> "ImageRun":
+        """Segment (and edit) one image and write its folder."""
         options = self.options
+        out_dir = self.folder_of(item)
         loaded = load_image(item.path)
         files.prepare_output_dir(out_dir)
         # a complete result.json left by an earlier run must not vouch for files this run replaces
@@ -242,7 +255,7 @@ class Runner:
         record = {
             "complete": False,
             "tool_version": self.version,
-            "fingerprint": fingerprint,
+            "fingerprint": fingerprint or self.fingerprint(item),
             "image": str(item.path),
             "image_size": {"width": width, "height": height},
             "input_notes": notes,
@@ -253,7 +266,7 @@ class Runner:
             "settings": self.settings,
             "timings": dict(result.timings),
         }
-        return self.writer.write(out_dir, loaded.rgb, result, edits, record)
+        return ImageRun(loaded.rgb, result, self.writer.write(out_dir, loaded.rgb, result, edits, record))
 
     def analyse(self, rgb, key=None):
         """The approach's SegmentationResult for one image, at the image's size."""
