@@ -244,9 +244,10 @@ class WebApp:
         }
         labels = result.labels
         if labels is None:  # proposals: the page still shows a map, each instance in its class
-            labels = np.zeros(target.mask.shape, dtype=np.int32)
+            labels = np.zeros(run.rgb.shape[:2], dtype=np.int32)
             for target in result.targets.values():
                 labels[target.mask] = target.class_index
+            files.save_image(viz.label_map_image(labels, len(result.vocabulary)), folder / "labels.png")
         return Session(folder, run.rgb, labels, list(result.vocabulary.labels), targets, record,
                        selected=next(iter(targets)))
 

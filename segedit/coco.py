@@ -38,18 +38,18 @@ def build_export(records: Iterable[dict]) -> dict:
         image_id = len(images) + 1
         size = record["image_size"]
         images.append({"id": image_id, "file_name": record["image"], "height": size["height"], "width": size["width"]})
+        # every class is a category, also one no image shows; the same names are the same category
         classes = [tuple(entry["names"]) for entry in record["vocabulary"]]
+        for entry, names in zip(record["vocabulary"], classes):
+            if names not in category_ids:
+                category_ids[names] = len(categories) + 1
+                categories.append({"id": category_ids[names], "name": entry["label"], "names": list(names)})
         for target in record["targets"]:
             for annotation in target.get("annotations", []):
-                names = classes[annotation["class_index"]]
-                if names not in category_ids:
-                    category_ids[names] = len(categories) + 1
-                    label = record["vocabulary"][annotation["class_index"]]["label"]
-                    categories.append({"id": category_ids[names], "name": label, "names": list(names)})
                 annotations.append({
                     "id": len(annotations) + 1,
                     "image_id": image_id,
-                    "category_id": category_ids[names],
+                    "category_id": category_ids[classes[annotation["class_index"]]],
                     "segmentation": annotation["segmentation"],
                     "area": annotation["area"],
                     "bbox": annotation["bbox"],

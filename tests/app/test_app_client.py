@@ -27,7 +27,7 @@ def test_segment_with_sam2_and_two_prompts_then_remove(client, model_argv, photo
     assert "| person |" in counts and "| sky |" in counts
     assert np.asarray(Image.open(overlay)).shape == photo.shape
     record = json.loads(open(result).read())
-    assert record["complete"] is True and record["settings"]["use_sam_refinement"] is True
+    assert record["complete"] is True and record["settings"]["refine"]["enabled"] is True
     assert [t["prompt"] for t in record["targets"]] == ["person", "sky"]
     refinement = record["targets"][0]["refinement"]
     assert refinement["min_coverage"] == 0.6 and refinement["masks"] > 0

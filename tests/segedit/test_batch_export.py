@@ -163,8 +163,8 @@ def test_categories_are_matched_by_name_across_records():
 
     data = build_export([record("street.jpg", "person", 0.8), record("street2.jpg", "car", 0.6),
                          record("empty.jpg", "car", None)])
-    assert [(c["id"], c["name"]) for c in data["categories"]] == [(1, "person"), (2, "car")]
-    assert [a["category_id"] for a in data["annotations"]] == [1, 2]
+    assert [(c["id"], c["name"]) for c in data["categories"]] == [(1, "background"), (2, "person"), (3, "car")]
+    assert [a["category_id"] for a in data["annotations"]] == [2, 3]
     assert [(i["id"], i["file_name"]) for i in data["images"]] == [(1, "street.jpg"), (2, "street2.jpg"),
                                                                    (3, "empty.jpg")]
     assert [a["image_id"] for a in data["annotations"]] == [1, 2]
