@@ -14,7 +14,6 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))  # tiny model builders (tiny_clip.py, tiny_sam2.py, tiny_inpaint.py)
-SHARED_DATA = TESTS.parents[1] / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
