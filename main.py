@@ -3,7 +3,11 @@
 import sys
 from typing import Sequence
 
-from segedit.cli import main_proposals
+try:
+    from segedit.cli import main_proposals
+except KeyboardInterrupt:  # Ctrl-C while Python is still importing: one line, no traceback
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

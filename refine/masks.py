@@ -51,12 +51,14 @@ class SAM2MaskSource:
         settings: MaskGeneratorSettings | None = None,
         cache_size: int = 4,
         dtype: torch.dtype = torch.float32,
+        progress: bool = False,
     ) -> None:
         if cache_size < 1:
             raise SAM2SettingsError("cache_size", f"cache_size must be at least 1, got {cache_size}")
         if dtype != torch.float32 and dtype not in _REDUCED_DTYPES:
             raise SAM2SettingsError("dtype", f"SAM2 runs in float32, bfloat16 or float16, not {dtype}")
         self.model = model  # shared with other SAM2 front ends (point prompts), never copied
+        self.progress = progress
         self.device = next(model.parameters()).device
         self.dtype = dtype if dtype == torch.float32 or _autocast_supported(self.device, dtype) else torch.float32
         if self.dtype != dtype:
@@ -94,7 +96,7 @@ class SAM2MaskSource:
 
         started = time.perf_counter()
         working = _shrink(image, self.settings.sam_max_side)
-        with torch.inference_mode(), self._precision():
+        with torch.inference_mode(), self._precision(), _batch_progress(self.progress):
             records = self._generator.generate(working)
         result = self._to_masks(records, image.shape[:2], working.shape[:2])
         logger.debug(
@@ -174,6 +176,32 @@ def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+@contextlib.contextmanager
+def _batch_progress(enabled: bool):
+    """A labelled bar over the generator's point batches: minutes on a CPU, otherwise silent.
+
+    sam2 offers no progress callback; its module looks ``batch_iterator`` up on every call, so the
+    batches of the point grid are counted by wrapping that function for the length of one call.
+    """
+    if not enabled:
+        yield
+        return
+    import sam2.automatic_mask_generator as amg
+    from tqdm.auto import tqdm
+
+    plain = amg.batch_iterator
+
+    def counted(batch_size, *args):
+        total = -(-len(args[0]) // batch_size)
+        yield from tqdm(plain(batch_size, *args), total=total, desc="SAM2 point batches", unit="batch", leave=False)
+
+    amg.batch_iterator = counted
+    try:
+        yield
+    finally:
+        amg.batch_iterator = plain
 
 
 def _has_connected_components() -> bool:

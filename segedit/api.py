@@ -168,7 +168,8 @@ class Segmenter:
             started = time.perf_counter()
             options = self.sam2_options
             model = refine.load_sam2(options.model, options.checkpoint, options.config, device=self.device)
-            self._mask_source = refine.SAM2MaskSource(model, options.generator, dtype=self.precision.sam2)
+            self._mask_source = refine.SAM2MaskSource(model, options.generator, dtype=self.precision.sam2,
+                                                     progress=self.progress)
             self.load_seconds["sam2"] = time.perf_counter() - started
         return self._mask_source
 

@@ -229,3 +229,14 @@ def test_reduced_precision_without_device_support_runs_float32(tiny_sam2, photo,
     source.generate(photo)
     assert source.dtype == torch.float32 and precision_seen == [torch.float32]
     assert "float32" in caplog.text
+
+
+def test_progress_bar_counts_the_point_batches_and_is_off_by_default(tiny_sam2, photo, capsys):
+    settings = MaskGeneratorSettings(points_per_side=4, points_per_batch=4)  # 16 points: 4 batches
+    SAM2MaskSource(tiny_sam2, settings, progress=True).generate(photo)
+    shown = capsys.readouterr().err
+    assert "SAM2 point batches" in shown and "4/4" in shown
+    SAM2MaskSource(tiny_sam2, settings).generate(photo)
+    assert "SAM2 point batches" not in capsys.readouterr().err
+    import sam2.automatic_mask_generator as amg
+    assert amg.batch_iterator.__module__ == "sam2.utils.amg"  # put back after the call
