@@ -27,7 +27,6 @@ from torch import nn
 from .errors import SCLIPSettingsError, WeightsNotFoundError
 from .settings import DEFAULT_MODEL, PRETRAINED_TAG, check_feature_layers
 
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

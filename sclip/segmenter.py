@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from .text import TextClassifier
 from .vocabulary import Vocabulary
 from .windows import preprocess, slide_inference
 
-logger = logging.getLogger(__name__)
 
 # Crops per plain-CLIP forward pass: an image can have hundreds of SAM2 masks, so activations are
 # bounded per batch while batches stay large enough to use the device well.

@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError, UsageError
+from .errors import ImageError, UsageError, first_line
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # PIL's own hard limit (twice its warning threshold); above it decoding alone could exhaust memory.
@@ -296,8 +296,7 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
         raise ImageError(f"{path}: not an image file in a supported format (JPEG, PNG, WebP, BMP, TIFF)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         # PIL reports truncated or corrupt data as OSError/SyntaxError/ValueError
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageError(f"{path}: not a readable image ({reason})") from exc
+        raise ImageError(f"{path}: not a readable image ({first_line(exc)})") from exc
     return LoadedImage(rgb=np.ascontiguousarray(rgb), notes=notes)
 
 

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from viz import labels_to_palette_image
 
+from ..errors import first_line
 from .datasets import Dataset, Sample
 from .metrics import ConfusionMatrix, Metrics
 
@@ -94,7 +95,7 @@ def evaluate(
             try:
                 image = load_image(sample.image_path)
             except (OSError, ValueError) as error:
-                failed.append(FailedImage(sample.stem, sample.image_path, _first_line(error)))
+                failed.append(FailedImage(sample.stem, sample.image_path, first_line(error)))
                 logger.warning("%s (not scored)", failed[-1].reason)
                 continue
             started = time.perf_counter()
@@ -121,39 +122,3 @@ def evaluate(
         dataset.spec.name, report.images, report.reused, len(report.failed), report.metrics.mean_iou,
     )
     return report
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _check_prediction(sample: Sample, prediction: np.ndarray, label_shape: tuple[int, ...]) -> None:
-    if prediction.shape != label_shape:
-        raise ValueError(
-            f"{sample.stem}: prediction has shape {prediction.shape}, label has {label_shape} "
-            "(predict must return one class index per pixel of the upright image)"
-        )
-    if not np.issubdtype(prediction.dtype, np.integer):
-        raise ValueError(f"{sample.stem}: prediction must hold integer class indices, got dtype {prediction.dtype}")
-
-
-def _read_saved_prediction(path: Path, label_shape: tuple[int, ...]) -> np.ndarray:
-    with Image.open(path) as image:
-        if image.mode not in ("P", "L"):
-            raise ValueError(
-                f"saved prediction {path} is a {image.mode} image, not class indices; delete it to predict again"
-            )
-        prediction = np.array(image)
-    if prediction.shape != label_shape:
-        raise ValueError(
-            f"saved prediction {path} has shape {prediction.shape} but the label has {label_shape} "
-            "(left over from another dataset?); delete it to predict again"
-        )
-    return prediction
-
-
-def _png_bytes(prediction: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    labels_to_palette_image(prediction).save(buffer, format="PNG")
-    return buffer.getvalue()
