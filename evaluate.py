@@ -3,11 +3,15 @@
 import sys
 from typing import Sequence
 
-from segedit.evaluate_cli import main as _run
+try:
+    from segedit.evaluate_cli import main as evaluate_main
+except KeyboardInterrupt:  # Ctrl-C while Python is still importing: one line, no traceback
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return _run(argv)
+    return evaluate_main(argv, prog="evaluate.py")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from sclip import Vocabulary
 
 from . import files
 from .cli import (
+    Parser,
     add_console_arguments,
     add_model_arguments,
     add_sam2_arguments,
@@ -28,22 +29,24 @@ METHODS = ("sclip", "sclip+sam2", "proposals")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="evaluate.py",
+    parser = Parser(
+        prog="sclip-evaluate",
+        usage="%(prog)s --dataset NAME --data-root DIR [options]",
         description="Score a segmentation method on a labelled dataset: per-class IoU, mIoU, aAcc, mAcc.",
         epilog=EXIT_CODES_HELP.replace("at least one target not found", "(not used)"),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.short_usage = "--dataset NAME --data-root DIR [options]"
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", required=True, choices=sorted(DATASETS),
                       help="benchmark layout and class preset; 'generic' reads images/, labels/ and classes.txt")
-    data.add_argument("--data-root", required=True, type=Path)
-    data.add_argument("--output", type=Path, default=Path("output_eval"), help="folder for metrics.json and metrics.csv")
-    data.add_argument("--method", choices=METHODS, default="sclip")
-    data.add_argument("--limit", type=int, help="score only the first N images")
+    data.add_argument("--data-root", required=True, type=Path, metavar="DIR", help="the dataset's folder")
+    data.add_argument("--output", type=Path, default=Path("output_eval"), metavar="DIR",
+                      help="folder for metrics.json and metrics.csv (default: output_eval/)")
+    data.add_argument("--method", choices=METHODS, default="sclip", help="what is scored (default: sclip)")
+    data.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
     data.add_argument("--save-predictions", type=Path, metavar="DIR",
                       help="keep one label PNG per image; saved ones are reused, so runs resume")
-    data.add_argument("--ignore-index", type=int, help="label value that never counts (generic only; default 255)")
+    data.add_argument("--ignore-index", type=int, metavar="N", help="label value that never counts (generic only; default 255)")
     add_model_arguments(parser)
     add_sclip_arguments(parser, with_preset=False)
     add_sam2_arguments(parser.add_argument_group("SAM2 (sclip+sam2 and proposals)"))
@@ -51,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    parser = build_parser()
+    if prog:
+        parser.prog = prog
+    args = parser.parse_args(argv)
     with console_logging(args):
         return run_guarded(args, lambda: _run(args))
 
