@@ -99,6 +99,66 @@ def add_sam2_arguments(stage2) -> None:
                         help="12x12 point grid instead of 32x32: several times faster on CPU, misses small parts")
 
 
+# --- engines: the same per-image job run by this process (local) or by a Ray cluster (segedit.ray_engine) ---
+# These flags change where the work runs, never its results, so result.json does not record them.
+ENGINE_ARGUMENTS = ("engine", "ray_address", "ray_workers", "ray_gpus_per_worker")
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def output_location(text: str) -> Path | str:
+    """A local folder as a Path; a URI (s3://, gs://, file://) as given, since Path would fold its '//'."""
+    return text if "://" in text else Path(text)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    engine = parser.add_argument_group("engine")
+    engine.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: this process; ray: a Ray cluster (pip install 'sclip-edit[ray]')")
+    engine.add_argument("--ray-address", metavar="ADDR",
+                        help="Ray cluster to use, e.g. auto or ray://head:10001 "
+                             "(default: $RAY_ADDRESS if set, else a local Ray started for this run)")
+    engine.add_argument("--ray-workers", type=_positive_int, metavar="N",
+                        help="model workers, each loading the models once "
+                             "(default: 1, or as many as the cluster's GPUs allow with --ray-gpus-per-worker)")
+    engine.add_argument("--ray-gpus-per-worker", type=_non_negative_float, default=0.0, metavar="F",
+                        help="GPUs per model worker; fractions such as 0.5 share a GPU (0 = CPU)")
+
+
+def input_specs(args) -> list[str]:
+    return list(args.image) + (read_list_file(args.images_from) if args.images_from else [])
+
+
+def run_options(args, approach: str) -> RunOptions:
+    """The run's options, with the classes checked before any model is loaded."""
+    options = _options(args, approach)
+    build_vocabulary(options.prompts, options.vocabulary, options.preset)
+    return options
+
+
+def build_runner(args, approach: str, output: Path, progress: bool) -> Runner:
+    """A Runner with every model the run needs already loaded, so a missing one fails before the first image.
+
+    Both engines call this: the local one once, the Ray engine once per worker actor.
+    """
+    options = run_options(args, approach)
+    segmenter = segmenter_from_args(args, progress)
+    if approach == "proposals" or options.refine or options.refine_all_classes:
+        segmenter.mask_source
+    if args.mode != "segment":
+        inpainter = segmenter.inpainter(args.inpainter, args.inpaint_model, options.inpaint_settings.scheduler,
+                                        args.low_vram)
+        if args.mode not in inpainter.supported_modes:
+            raise UsageError(f"--inpainter {args.inpainter} cannot {args.mode}")
+    return Runner(segmenter, options, output, progress, args.verbose)
+# --- end of engines ---
+
+
 def add_console_arguments(parser: argparse.ArgumentParser) -> None:
     talk = parser.add_argument_group("console")
     talk.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bars")
@@ -154,7 +214,8 @@ def build_parser(approach: str) -> argparse.ArgumentParser:
     io_group.add_argument("--edit", metavar="TEXT", help="what to paint (required for replace and style)")
     io_group.add_argument("--vocabulary", nargs="+", metavar="CLASS",
                           help="classes to tell apart from the prompt, each may be 'name, other name'")
-    io_group.add_argument("--output", type=Path, default=Path("output_sclip" if is_sclip else "output"))
+    io_group.add_argument("--output", type=output_location, default=Path("output_sclip" if is_sclip else "output"),
+                          help="folder, or with --engine ray also a URI such as s3://bucket/run")
     io_group.add_argument("--visualize", action="store_true", help="also write overlay pictures")
     io_group.add_argument("--export-coco", type=Path, metavar="FILE", help="write all masks as one COCO JSON file")
     io_group.add_argument("--skip-existing", action="store_true", help="skip images whose result.json is complete")
@@ -195,6 +256,7 @@ def build_parser(approach: str) -> argparse.ArgumentParser:
                         help="dpm++ gives good results in ~20-25 steps")
     stage3.add_argument("--low-vram", action="store_true", help="offload diffusion sub-models to the CPU between uses")
 
+    add_engine_arguments(parser)
     add_console_arguments(parser)
     return parser
 
@@ -241,14 +303,15 @@ def _validate(args, approach: str) -> None:
         raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
     if args.export_coco is not None and args.export_coco.is_dir():
         raise UsageError(f"--export-coco {args.export_coco} is a folder; give a file name such as run.json")
-    resolve_dtype(args.precision, resolve_device(args.device))  # before any folder is created
+    if args.engine == "local":  # Ray workers resolve the device on their own hardware
+        resolve_dtype(args.precision, resolve_device(args.device))  # before any folder is created
 
 
 def _options(args, approach: str) -> RunOptions:
     settings_record = {
         key: (str(value) if isinstance(value, Path) else value)
         for key, value in vars(args).items()
-        if key not in ("quiet", "verbose", "debug", "image", "images_from")
+        if key not in ("quiet", "verbose", "debug", "image", "images_from", *ENGINE_ARGUMENTS)
     }
     options = RunOptions(
         approach=approach,
@@ -302,27 +365,27 @@ def main(argv: Sequence[str] | None = None, approach: str = "sclip") -> int:
 
 def _run(args, approach: str) -> int:
     _validate(args, approach)
-    specs = list(args.image) + (read_list_file(args.images_from) if args.images_from else [])
-    inputs = collect_inputs(specs, recursive=args.recursive)
+    if args.engine == "ray":
+        from .ray_engine import run_on_ray
+
+        summary = run_on_ray(args, approach)
+    else:
+        if isinstance(args.output, str):
+            raise UsageError(f"--output {args.output}: a URI output needs --engine ray; give a folder")
+        inputs = collect_inputs(input_specs(args), recursive=args.recursive)
+        output = prepare_outputs(args)
+        progress = not args.quiet and sys.stderr.isatty()
+        summary = build_runner(args, approach, output, progress).run(inputs)
+    if not args.quiet and (len(summary.outcomes) > 1 or args.verbose):
+        print(summary.line())
+    return summary.exit_code
+
+
+def prepare_outputs(args) -> Path:
     output = files.prepare_output_dir(args.output)
     if args.export_coco is not None:
         files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
-    options = _options(args, approach)
-    build_vocabulary(options.prompts, options.vocabulary, options.preset)  # fail on bad classes before loading
-    progress = not args.quiet and sys.stderr.isatty()
-    segmenter = segmenter_from_args(args, progress)
-    # Load every model the run needs before the first image, so a missing one fails at once.
-    if approach == "proposals" or options.refine or options.refine_all_classes:
-        segmenter.mask_source
-    if args.mode != "segment":
-        inpainter = segmenter.inpainter(args.inpainter, args.inpaint_model, options.inpaint_settings.scheduler,
-                                        args.low_vram)
-        if args.mode not in inpainter.supported_modes:
-            raise UsageError(f"--inpainter {args.inpainter} cannot {args.mode}")
-    summary = Runner(segmenter, options, output, progress, args.verbose).run(inputs)
-    if not args.quiet and (len(inputs) > 1 or args.verbose):
-        print(summary.line())
-    return summary.exit_code
+    return output
 
 
 def run_guarded(args, body: Callable[[], int]) -> int:

@@ -90,6 +90,11 @@ def collect_inputs(specs: Sequence[str], recursive: bool = False) -> list[InputI
                 continue
             seen.add(resolved)
             entries.append((file, file.relative_to(base).with_suffix("").as_posix()))
+    return name_inputs(entries)
+
+
+def name_inputs(entries: Sequence[tuple[Path | str, str]]) -> list[InputImage]:
+    """Images with their relative names made unique as ``collect_inputs`` describes (also for URIs)."""
     if not entries:
         raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
     if len(entries) == 1:
@@ -99,7 +104,7 @@ def collect_inputs(specs: Sequence[str], recursive: bool = False) -> list[InputI
     used: set[str] = set()  # case-folded: Photo/ and photo/ are one folder on macOS and Windows
     for file, name in entries:
         if counts[name] > 1:
-            name = f"{name}_{file.suffix.lstrip('.').lower()}"
+            name = f"{name}_{Path(str(file)).suffix.lstrip('.').lower()}"
         unique, number = name, 2
         while unique.casefold() in used:
             unique, number = f"{name}_{number}", number + 1

@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -125,6 +126,13 @@ def is_complete(result_path: Path) -> bool:
         return False
 
 
+def report_outcome(item: InputImage, outcome: ImageOutcome, verbose: bool) -> None:
+    """The status line of one image: failures always, every image with --verbose."""
+    if verbose or outcome.status == "failed":
+        log = logger.error if outcome.status == "failed" else logger.info
+        log("%s: %s%s", item.path, outcome.status, f" ({outcome.message})" if outcome.message else "")
+
+
 class Runner:
     def __init__(self, segmenter: Segmenter, options: RunOptions, output: Path, progress: bool, verbose: bool):
         self.segmenter = segmenter
@@ -143,9 +151,7 @@ class Runner:
             for item in bar:
                 outcome = self.process(item)
                 summary.outcomes.append(outcome)
-                if self.verbose or outcome.status == "failed":
-                    log = logger.error if outcome.status == "failed" else logger.info
-                    log("%s: %s%s", item.path, outcome.status, f" ({outcome.message})" if outcome.message else "")
+                report_outcome(item, outcome, self.verbose)
         finally:
             # also after Ctrl-C: the summary and export then cover the images finished so far
             if len(inputs) > 1:
@@ -154,7 +160,9 @@ class Runner:
                 files.save_json(self.coco.to_json(), self.options.export_coco)
         return summary
 
-    def process(self, item: InputImage) -> ImageOutcome:
+    def process(self, item: InputImage, load: Callable[[], LoadedImage] | None = None) -> ImageOutcome:
+        """Segment, edit and write one image; ``load`` replaces reading ``item.path`` (the Ray engine decodes
+        in separate tasks, so the image arrives already read)."""
         out_dir = self.output / item.name if item.name else self.output
         outcome = ImageOutcome(str(item.path), str(out_dir), "ok")
         if self.options.skip_existing and is_complete(out_dir / "result.json"):
@@ -164,7 +172,7 @@ class Runner:
             return outcome
         started = time.perf_counter()
         try:
-            loaded = load_image(item.path, self.options.max_side)
+            loaded = load() if load is not None else load_image(item.path, self.options.max_side)
             files.prepare_output_dir(out_dir)
             # a complete result.json left by an earlier run must not vouch for files this run replaces
             (out_dir / "result.json").unlink(missing_ok=True)
