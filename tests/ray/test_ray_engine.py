@@ -72,18 +72,22 @@ def test_segment_batch_matches_local(batch, clip_flags, local_run, tmp_path, cap
 
 
 def test_skip_existing_resumes_like_local(batch, clip_flags, local_run, tmp_path, capsys):
-    """A run cut short (one image's result.json missing, another's mask stale) resumed gives the full output."""
+    """A run cut short (one image's result.json missing, its mask stale) resumed as the local engine resumes it."""
     _, local_out = local_run
-    shutil.copytree(local_out / "run", tmp_path / "run")
-    (tmp_path / "run" / "piece1" / "result.json").unlink()
-    (tmp_path / "run" / "piece1" / "mask.png").write_bytes(b"left by an interrupted run")
-    code, err = run(main_sclip.main, ["--image", str(batch), "--output", str(tmp_path / "run"), "--skip-existing",
-                                      "-v", "--engine", "ray"] + FOUND + SCLIP + clip_flags, capsys)
-    assert code == 1
-    assert_same_outputs(local_out / "run", tmp_path / "run")
-    statuses = [row["status"] for row in json.loads((tmp_path / "run" / "summary.json").read_text())["images"]]
+    for engine in ("local", "ray"):
+        shutil.copytree(local_out / "run", tmp_path / engine)
+        (tmp_path / engine / "piece1" / "result.json").unlink()
+        (tmp_path / engine / "piece1" / "mask.png").write_bytes(b"left by an interrupted run")
+    flags = ["--image", str(batch), "--skip-existing", "-v"] + FOUND + SCLIP + clip_flags
+    local_code, local_err = run(main_sclip.main, flags + ["--output", str(tmp_path / "local")], capsys)
+    code, err = run(main_sclip.main, flags + ["--output", str(tmp_path / "ray"), "--engine", "ray"], capsys)
+    assert code == local_code == 1
+    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
+    statuses = [row["status"] for row in json.loads((tmp_path / "ray" / "summary.json").read_text())["images"]]
     assert statuses == ["failed", "skipped", "ok", "skipped", "skipped", "failed"]
     assert f"{batch / 'piece1.png'}: ok" in err and f"{batch / 'piece0.png'}: skipped" in err
+    assert [line for line in err if "s per image" not in line] == [
+        line for line in local_err if "s per image" not in line]
 
 
 def test_killed_worker_is_restarted_and_its_images_redone(batch, clip_flags, local_run, tmp_path, monkeypatch,
