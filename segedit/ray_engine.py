@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import queue
 import shutil
 import tempfile
@@ -189,10 +190,17 @@ class ImageJob:
         self.remote = output if is_uri(output) else None
         # a URI output is written by the local writer into a scratch folder, then copied, result.json last
         local_root = Path(tempfile.mkdtemp(prefix="segedit-ray-")) if self.remote else Path(output)
-        self.runner = build_runner(args, approach, local_root, progress=False)
+        self.failure = b""
+        try:
+            self.runner = build_runner(args, approach, local_root, progress=False)
+        except Exception as exc:  # e.g. missing weights: handed to the driver, which fails as the local engine does
+            self.failure = _portable(exc)
         self.records.lines.clear()  # model-loading lines stay in the worker's log
 
     def __call__(self, row: dict) -> dict:
+        if self.failure:
+            return {"index": row["index"], "failure": self.failure, "outcome": "", "coco": "", "logs": "[]",
+                    "pid": os.getpid()}
         runner = self.runner
         item = _item(row)
         local_dir = runner.output / item.name
@@ -206,6 +214,7 @@ class ImageJob:
         lines, self.records.lines = self.records.lines, []
         return {
             "index": row["index"],
+            "failure": b"",
             "outcome": json.dumps(asdict(outcome)),
             "coco": json.dumps(runner.coco.to_json()) if runner.coco is not None else "",
             "logs": json.dumps(lines),
@@ -229,6 +238,16 @@ class ImageJob:
         finally:
             shutil.rmtree(local_dir, ignore_errors=True)
             self.runner.output.mkdir(exist_ok=True)  # a single image's folder is the scratch root itself
+
+
+def _portable(exc: Exception) -> bytes:
+    """``exc`` pickled, or a RuntimeError with its first line when it would not come back whole."""
+    try:
+        data = pickle.dumps(exc)
+        pickle.loads(data)
+        return data
+    except Exception:
+        return pickle.dumps(RuntimeError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
 
 
 def upload_folder(local_dir: Path, remote_dir: str) -> None:
@@ -357,21 +376,12 @@ def _rows(dataset, stall_seconds: float, explain: str) -> Iterator[dict]:
         if row is end:
             return
         if isinstance(row, BaseException):
-            raise _user_error(row)
+            import ray
+
+            if isinstance(row, ray.exceptions.RayError):  # a cluster failure, not one of an image
+                raise RuntimeError(f"the Ray run failed: {str(row).splitlines()[0]}") from row
+            raise row
         yield row
-
-
-def _user_error(exc: BaseException) -> BaseException:
-    """The project's own error behind Ray's wrappers (e.g. missing weights in a worker), else ``exc``."""
-    seen = exc
-    while seen is not None:
-        cause = getattr(seen, "cause", None) or seen.__cause__
-        if not type(seen).__module__.startswith("ray") and seen is not exc:
-            return seen
-        if cause is None or cause is seen:
-            break
-        seen = cause
-    return exc
 
 
 def run_on_ray(args, approach: str, stall_seconds: float = STALL_SECONDS) -> RunSummary:
@@ -440,6 +450,8 @@ def _collect(rows: Iterator[dict], inputs: list[InputImage], args, output: str, 
     coco_parts: dict[int, dict] = {}
     try:
         for row in rows:
+            if row["failure"]:
+                raise pickle.loads(row["failure"])
             index = row["index"]
             for name, level, message in json.loads(row["logs"]):
                 logging.getLogger(name).log(level, "%s", message)

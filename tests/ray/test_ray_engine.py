@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,22 @@ def test_uri_output_needs_the_ray_engine(batch, clip_flags, tmp_path, capsys):
                     + SCLIP + clip_flags, capsys)
     assert code == 2 and err == [f"error: --output {(tmp_path / 'run').as_uri()}: a URI output needs --engine ray; "
                                  "give a folder"]
+
+
+def test_missing_weights_in_the_workers_fail_with_one_line(batch, tmp_path, capsys):
+    missing = tmp_path / "nowhere.pt"
+    code, err = run(main_sclip.main, ["--image", str(batch), "--output", str(tmp_path / "run"), "--engine", "ray",
+                                      "--clip-weights", str(missing), "--device", "cpu"] + FOUND + SCLIP, capsys)
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith(f"error: CLIP weights file not found: {missing}")
+
+
+def test_a_run_that_cannot_progress_says_so():
+    class Stuck:
+        def iter_rows(self):
+            yield from ()
+            threading.Event().wait()
+
+    rows = ray_engine._rows(Stuck(), stall_seconds=0.2, explain="the cluster is too small")
+    with pytest.raises(ray_engine.StalledError, match="no image finished in 0 s; the cluster is too small"):
+        next(rows)
