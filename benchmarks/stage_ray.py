@@ -41,7 +41,8 @@ def _batch(folder: Path) -> Path:
     pixels = photo(*PHOTO)
     for index in range(IMAGES):
         # shifted copies: every image has other pixels, so no cache of a previous image's work applies
-        Image.fromarray(np.ascontiguousarray(np.roll(pixels, 11 * index, axis=1))).save(folder / f"photo{index:02d}.png")
+        shifted = np.ascontiguousarray(np.roll(pixels, 11 * index, axis=1))
+        Image.fromarray(shifted).save(folder / f"photo{index:02d}.png")
     return folder
 
 
