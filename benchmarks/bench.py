@@ -13,6 +13,8 @@ Stages (``--stages``, comma-separated, all by default):
   post-processing checked against a whole-image computation.
 * ``sam2``: the automatic mask generator on a 512x512 photo, fast setting (12x12 points) vs default (32x32).
 * ``inpaint``: Stable Diffusion 2 inpainting's networks at 512x512, one call each, extrapolated to an edit.
+* ``ray`` (not by default; needs ``pip install 'sclip-edit[ray]'``): 32 images through ``main_sclip.py`` with
+  ``--engine ray`` vs ``--engine local``, and a projection for N workers from the measured stage costs.
 
 Every model has random weights of the real architecture (``--model tiny``: the tests' toy ViT), so nothing
 is downloaded. Each measurement runs ``--repeat`` times but stops repeating once another run would take it
@@ -40,7 +42,7 @@ import torch
 from segedit.devices import Precision, precision_name, resolve_device
 from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
 
-from . import stage_inpaint, stage_memory, stage_sam2, stage_sclip, stage_text
+from . import stage_inpaint, stage_memory, stage_ray, stage_sam2, stage_sclip, stage_text
 from .context import BenchContext, StageResult, reduced_precision
 from .models import TINY_MODEL, clip_models
 from .timing import matmul_peak
@@ -53,7 +55,9 @@ STAGES = {
     "memory": stage_memory.run,
     "sam2": stage_sam2.run,
     "inpaint": stage_inpaint.run,
+    "ray": stage_ray.run,  # needs the ray extra, so only when asked for
 }
+DEFAULT_STAGES = [name for name in STAGES if name != "ray"]
 PEAK_SIZE = {"cpu": 2048, "cuda": 8192}
 PEAK_RUNS = 10
 
@@ -67,7 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--model", default="ViT-B-16", help=f"CLIP architecture: ViT-B-16, ViT-L-14, ... or {TINY_MODEL}"
     )
-    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    parser.add_argument("--stages", default=",".join(DEFAULT_STAGES),
+                        help=f"comma-separated subset of {','.join(STAGES)} (default: all but ray)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement at most (default: 5)")
     parser.add_argument(
         "--max-seconds", type=float, default=20.0,
@@ -140,6 +145,7 @@ def run(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> d
         for name in args.stages:
             stage_started = time.perf_counter()
             stages.append(STAGES[name](ctx))
+            ctx.finished[name] = stages[-1]
             logger.info("%s: done in %.0f s", name, time.perf_counter() - stage_started)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -60,6 +60,7 @@ class BenchContext:
     work_dir: Path  # scratch space of this run (text cache), deleted afterwards
     seed: int = 0
     text_baseline_names: int = 16  # names the full-context text baseline encodes (see stage_text)
+    finished: dict[str, StageResult] = field(default_factory=dict, repr=False)  # stages run so far, by name
     _clips: dict[torch.dtype, LoadedCLIP] = field(default_factory=dict, repr=False)
 
     @property

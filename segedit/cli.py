@@ -201,6 +201,33 @@ def add_edit_arguments(parser: argparse.ArgumentParser) -> None:
     stage3.add_argument("--low-vram", action="store_true", help="offload diffusion sub-models to the CPU between uses")
 
 
+def _non_negative_float(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def output_location(text: str) -> Path | str:
+    """A local folder as a Path; a URI (s3://, gs://, file://) as given, since Path would fold its '//'."""
+    return text if "://" in text else Path(text)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the per-image job runs; these flags never change results, so result.json does not record them."""
+    engine = parser.add_argument_group("engine")
+    engine.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: this process; ray: a Ray cluster, pip install 'sclip-edit[ray]' (default: local)")
+    engine.add_argument("--ray-address", metavar="ADDR",
+                        help="Ray cluster to use, e.g. auto or ray://head:10001 "
+                             "(default: $RAY_ADDRESS if set, else a local Ray started for this run)")
+    engine.add_argument("--ray-workers", type=_positive_int, metavar="N",
+                        help="model workers, each loading the models once "
+                             "(default: 1, or as many as the cluster's GPUs allow with --ray-gpus-per-worker)")
+    engine.add_argument("--ray-gpus-per-worker", type=_non_negative_float, default=0.0, metavar="F",
+                        help="GPUs per model worker; fractions such as 0.5 share a GPU (default: 0 = CPU)")
+
+
 def add_console_arguments(parser: argparse.ArgumentParser) -> None:
     from . import __version__
 
@@ -246,8 +273,9 @@ def build_parser(approach: str, prog: str | None = None) -> argparse.ArgumentPar
     io_group.add_argument("--vocabulary", nargs="+", metavar="CLASS",
                           help="classes to tell the prompt apart from; each may be 'name, other name' "
                                "(default: SCLIP's 26 background names)")
-    io_group.add_argument("--output", type=Path, metavar="DIR", default=Path(OUTPUTS[approach]),
-                          help=_help("results folder", f"{OUTPUTS[approach]}/"))
+    io_group.add_argument("--output", type=output_location, metavar="DIR", default=Path(OUTPUTS[approach]),
+                          help=_help("results folder; with --engine ray also a URI such as s3://bucket/run",
+                                     f"{OUTPUTS[approach]}/"))
     io_group.add_argument("--visualize", action="store_true", help="also write overlay pictures")
     io_group.add_argument("--export-coco", type=Path, metavar="FILE", help="write every mask of the job as one COCO JSON file")
     io_group.add_argument("--skip-existing", action="store_true",
@@ -276,6 +304,7 @@ def build_parser(approach: str, prog: str | None = None) -> argparse.ArgumentPar
                             help=_help("keep at most this many instances per prompt", default(RunOptions, "top_k")))
     add_sam2_arguments(stage2)
     add_edit_arguments(parser)
+    add_engine_arguments(parser)
     add_console_arguments(parser)
     return parser
 
@@ -484,12 +513,18 @@ def _run(args, approach: str) -> int:
     from .hub import prepare_hub, quiet_hub
     from .images import collect_inputs, read_list_file
     from .outputs import OutputLock, remove_partial_files
-    from .runner import Runner, not_found_prompts
+    from .runner import Runner
 
     options = run_options_from_args(args, approach)
     models = model_options_from_args(args)
     if not args.image and not args.images_from:
         raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
+    if args.engine == "ray":
+        from .ray_engine import run_on_ray
+
+        return _finish(run_on_ray(args, approach), options, args, args.output)
+    if isinstance(args.output, str):
+        raise UsageError(f"--output {args.output}: a URI output needs --engine ray; give a folder")
     Precision.resolve(args.precision, resolve_device(args.device))
     listed = read_list_file(args.images_from) if args.images_from else []
     inputs = collect_inputs(args.image, recursive=args.recursive, listed=listed, exclude=[args.output])
@@ -512,12 +547,28 @@ def _run(args, approach: str) -> int:
     with OutputLock(output):
         remove_partial_files(output)
         summary = Runner(segmenter, options, output, progress, args.verbose, models).run(inputs)
+    return _finish(summary, options, args, output)
+
+
+def _finish(summary, options: RunOptions, args, output) -> int:
+    """The run's last words: the not-found advice once, the closing line, the exit code."""
+    from .runner import not_found_prompts
+
     missing = not_found_prompts(summary.outcomes)
     if missing:
         logger.warning("not found: %s; %s", ", ".join(repr(p) for p in missing), _not_found_advice(options))
     if not args.quiet:
         print(closing_line(summary, output))
     return summary.exit_code
+
+
+def build_runner(args, approach: str, output: Path, progress: bool):
+    """A Runner with every model the run needs loaded; a Ray worker builds one for itself."""
+    from .runner import Runner
+
+    options = run_options_from_args(args, approach)
+    models = model_options_from_args(args)
+    return Runner(_load_models(models, options, progress), options, output, progress, args.verbose, models)
 
 
 def _load_models(models: ModelOptions, options: RunOptions, progress: bool):

@@ -224,6 +224,11 @@ def collect_inputs(
                 continue
             seen.add(resolved)
             entries.append((file, file.relative_to(base).with_suffix("").as_posix(), None))
+    return name_inputs(entries)
+
+
+def name_inputs(entries: Sequence[tuple[Path | str, str, str | None]]) -> list[InputImage]:
+    """Images (path, relative name, error) with names made unique as ``collect_inputs`` describes (URIs too)."""
     if not entries:
         raise UsageError("no input images; pass --image PATH (files, folders or globs) or --images-from FILE")
     if len(entries) == 1:
@@ -234,7 +239,7 @@ def collect_inputs(
     used: set[str] = set()  # case-folded: Photo/ and photo/ are one folder on macOS and Windows
     for file, name, error in entries:
         if counts[name] > 1:
-            name = f"{name}_{file.suffix.lstrip('.').lower()}"
+            name = f"{name}_{Path(str(file)).suffix.lstrip('.').lower()}"
         unique, number = name, 2
         while unique.casefold() in used:
             unique, number = f"{name}_{number}", number + 1

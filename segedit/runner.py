@@ -15,13 +15,13 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from . import files
 from .errors import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, ImageError, first_line
-from .images import InputImage, load_image
+from .images import InputImage, LoadedImage, load_image
 from .options import ModelOptions, RunOptions
 from .outputs import remove_partial_files, remove_stale_outputs
 from .resize import scaled_size
@@ -60,6 +60,11 @@ class ImageOutcome:
     found: bool | None = None  # every target found; for skipped images, as their earlier run recorded it
     redone: bool = False  # a complete earlier result existed but was made with other settings
     targets: list[TargetSummary] = field(default_factory=list)
+
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ImageOutcome":
+        return cls(**{**data, "targets": [TargetSummary(**target) for target in data["targets"]]})
 
 
 @dataclass
@@ -120,6 +125,13 @@ def read_record(out_dir: Path) -> dict | None:
     return record if isinstance(record, dict) and record.get("complete") is True else None
 
 
+def report_outcome(outcome: ImageOutcome, verbose: bool) -> None:
+    """The status line of one image: failures always, every image with --verbose."""
+    if verbose or outcome.status == "failed":
+        log = logger.error if outcome.status == "failed" else logger.info
+        log("%s: %s%s", outcome.image, outcome.status, f" ({outcome.message})" if outcome.message else "")
+
+
 class Runner:
     """Runs the job on images one by one and writes each image's folder under ``output``.
 
@@ -163,9 +175,7 @@ class Runner:
         return summary
 
     def report(self, outcome: ImageOutcome) -> None:
-        if self.verbose or outcome.status == "failed":
-            log = logger.error if outcome.status == "failed" else logger.info
-            log("%s: %s%s", outcome.image, outcome.status, f" ({outcome.message})" if outcome.message else "")
+        report_outcome(outcome, self.verbose)
 
     def finish(self, inputs: list[InputImage], summary: RunSummary) -> None:
         """summary.json/.csv for a batch and the COCO export of every finished image of the job."""
@@ -195,7 +205,9 @@ class Runner:
         text = json.dumps([source, settings, outputs, self.identity], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def process(self, item: InputImage) -> ImageOutcome:
+    def process(self, item: InputImage, load: Callable[[], LoadedImage] | None = None) -> ImageOutcome:
+        """Segment, edit and write one image; ``load`` replaces reading ``item.path`` (the Ray engine
+        decodes in separate tasks, so the image arrives already read)."""
         out_dir = self.folder_of(item)
         outcome = ImageOutcome(str(item.path), str(out_dir), "ok")
         if item.error is not None:
@@ -211,7 +223,7 @@ class Runner:
             outcome.redone = True
         started = time.perf_counter()
         try:
-            record = self.run_image(item, fingerprint).record
+            record = self.run_image(item, fingerprint, load).record
             outcome.targets = [
                 TargetSummary(t["prompt"], t["found"], t["pixels"], t["share"]) for t in record["targets"]
             ]
@@ -226,11 +238,12 @@ class Runner:
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
 
-    def run_image(self, item: InputImage, fingerprint: str | None = None) -> "ImageRun":
+    def run_image(self, item: InputImage, fingerprint: str | None = None,
+                  load: Callable[[], LoadedImage] | None = None) -> "ImageRun":
         """Segment (and edit) one image and write its folder."""
         options = self.options
         out_dir = self.folder_of(item)
-        loaded = load_image(item.path)
+        loaded = load() if load is not None else load_image(item.path)
         files.prepare_output_dir(out_dir)
         # a complete result.json left by an earlier run must not vouch for files this run replaces
         (out_dir / RESULT).unlink(missing_ok=True)

@@ -1,0 +1,462 @@
+"""``--engine ray``: the batch of ``main_sclip.py`` / ``main.py`` as a Ray Data pipeline.
+
+    input rows --decode (CPU tasks)--> decoded rows --per-image job (actor pool)--> outcome rows --> driver
+
+Each actor builds the local engine's ``Runner`` once (so models load once per actor) and runs its per-image
+job, ``Runner.process``, with its atomic writer: every image's files are those of ``--engine local``.
+Segmentation and editing share that one actor pool, because the job writes the mask and then edits in one
+call; splitting them would split the job the local engine runs.
+
+Only small outcome rows travel back; the driver reads them with ``iter_rows`` as they finish, so Ray Data's
+streaming executor (bounded by the object store) keeps the number of decoded images in flight small
+whatever the batch size. An image that cannot be read becomes a failed row, never a failed job. A worker
+process that dies is restarted by Ray (Ray Data's actor defaults: ``max_restarts=-1``,
+``max_task_retries=-1``) and its unfinished images are redone; ``result.json`` is still written last.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import queue
+import shutil
+import tempfile
+import threading
+from dataclasses import asdict
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from .errors import ImageError, UsageError, first_line
+from .images import IMAGE_SUFFIXES, InputImage, LoadedImage, collect_inputs, load_image, name_inputs
+from .runner import ImageOutcome, RunSummary, failure_message, read_record, report_outcome
+
+logger = logging.getLogger(__name__)
+
+# Longest wait for the next finished image; it covers a worker's model loading (downloads included).
+STALL_SECONDS = 1800.0
+# Decoding is light next to the models, and giving it other resources than the workers keeps Ray Data from
+# fusing it into the actors, where it would wait behind the models instead of running ahead of them. One
+# decoding task per worker keeps up with the models, and fewer task processes means fewer imports of torch.
+DECODE_CPUS = 0.5
+# Logical CPUs of a local cluster beyond one per worker: without them the decode tasks can starve.
+SPARE_LOCAL_CPUS = 2
+
+
+class StalledError(RuntimeError):
+    """No image finished for STALL_SECONDS: the cluster cannot run the pipeline as asked."""
+
+
+def is_uri(location) -> bool:
+    return isinstance(location, str) and "://" in location
+
+
+def _join(uri: str, name: str) -> str:
+    return f"{uri.rstrip('/')}/{name}" if name else uri
+
+
+def _filesystem(uri: str):
+    import pyarrow
+    import pyarrow.fs
+
+    try:
+        return pyarrow.fs.FileSystem.from_uri(uri)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError) as exc:
+        raise UsageError(f"{uri}: {first_line(exc)}") from exc
+
+
+def _read_bytes(uri: str) -> bytes | None:
+    """The object's bytes, or None when it does not exist."""
+    filesystem, path = _filesystem(uri)
+    try:
+        with filesystem.open_input_stream(path) as stream:
+            return stream.read()
+    except FileNotFoundError:
+        return None
+
+
+def collect_uri_inputs(specs: list[str], recursive: bool) -> list[InputImage]:
+    """Files and folders (prefixes) named by URIs, named as ``collect_inputs`` names local ones."""
+    import pyarrow.fs
+
+    entries: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for spec in specs:
+        filesystem, path = _filesystem(spec)
+        info = filesystem.get_file_info(path)
+        if info.type == pyarrow.fs.FileType.File:
+            found = [(spec, PurePosixPath(path).stem)]
+        elif info.type == pyarrow.fs.FileType.Directory:
+            listed = filesystem.get_file_info(pyarrow.fs.FileSelector(path, recursive=recursive))
+            relative = sorted(
+                PurePosixPath(each.path).relative_to(PurePosixPath(path)) for each in listed
+                if each.type == pyarrow.fs.FileType.File and PurePosixPath(each.path).suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not relative:
+                hint = "" if recursive else " (add --recursive to look in sub-folders)"
+                raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {spec}{hint}")
+            found = [(_join(spec, part.as_posix()), part.with_suffix("").as_posix()) for part in relative]
+        else:
+            raise UsageError(f"input not found: {spec} (check the URI passed to --image)")
+        for uri, name in found:
+            if uri not in seen:
+                seen.add(uri)
+                entries.append((uri, name, None))
+    return name_inputs(entries)
+
+
+def read_image(source: str) -> LoadedImage:
+    """``load_image`` for a local path or a URI; errors name ``source`` as the local engine's do."""
+    if not is_uri(source):
+        return load_image(source)
+    data = _read_bytes(source)
+    if data is None:
+        raise ImageError(f"{source}: file not found")
+    with tempfile.TemporaryDirectory(prefix="segedit-read-") as folder:
+        local = Path(folder) / PurePosixPath(source).name
+        local.write_bytes(data)
+        try:
+            return load_image(local)
+        except ImageError as exc:
+            raise ImageError(str(exc).replace(str(local), source)) from None
+
+
+def _item(row: dict) -> InputImage:
+    # local paths travel as text; the job gets the Path the local engine has (its messages print it)
+    path = row["path"]
+    return InputImage(path if is_uri(path) else Path(path), row["name"], row["error"])
+
+
+def _is_done(output: str, name: str) -> bool:
+    """A complete result.json is there; whether its settings match is the job's to decide."""
+    if not is_uri(output):
+        return read_record(Path(output) / name) is not None
+    data = _read_bytes(_join(_join(output, name), "result.json"))
+    try:
+        return data is not None and json.loads(data).get("complete") is True
+    except (ValueError, AttributeError):
+        return False
+
+
+def decode(row: dict, skip_existing: bool, output: str) -> dict:
+    """Read one image in a CPU task; a failure is carried in the row, for the job to report."""
+    if row["error"] or (skip_existing and _is_done(output, row["name"])):
+        # the job reports or skips it, and reads the image itself if its settings changed
+        return {**row, "image": None, "decode_error": None}
+    item = _item(row)
+    try:
+        return {**row, "image": read_image(row["path"]), "decode_error": None}
+    except Exception as exc:  # one bad file fails its row, never the run
+        return {**row, "image": None, "decode_error": f"{item.path}: {failure_message(exc, item.path)}"}
+
+
+def _decoded(row: dict) -> LoadedImage:
+    if row["decode_error"]:
+        raise ImageError(row["decode_error"])
+    if row["image"] is None:
+        return read_image(row["path"])
+    return row["image"]
+
+
+class _Records(logging.Handler):
+    """Log lines of one image's job, replayed by the driver so its console shows what the local engine's does."""
+
+    def __init__(self, level: int):
+        super().__init__(level)
+        self.lines: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.lines.append((record.name, record.levelno, message))
+
+
+class ImageJob:
+    """One Ray actor: the Runner with its models, called once per decoded image."""
+
+    def __init__(self, args, approach: str, output: str, threads: int | None):
+        from .cli import PACKAGES, build_runner
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the actor's one logical CPU
+        self.records = _Records(logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO)
+        for name in PACKAGES:
+            package = logging.getLogger(name)
+            package.addHandler(self.records)
+            package.setLevel(self.records.level)
+            package.propagate = False
+        self.export = args.export_coco is not None
+        self.remote = output if is_uri(output) else None
+        # a URI output is written by the local writer into a scratch folder, then copied, result.json last
+        local_root = Path(tempfile.mkdtemp(prefix="segedit-ray-")) if self.remote else Path(output)
+        self.failure = b""
+        try:
+            self.runner = build_runner(args, approach, local_root, progress=False)
+        except Exception as exc:  # e.g. missing weights: handed to the driver, which fails as the local engine does
+            self.failure = _portable(exc)
+        self.records.lines.clear()  # model-loading lines stay in the worker's log
+
+    def __call__(self, row: dict) -> dict:
+        if self.failure:
+            return {"index": row["index"], "failure": self.failure, "outcome": "", "record": "", "logs": "[]",
+                    "pid": os.getpid()}
+        runner = self.runner
+        item = _item(row)
+        local_dir = runner.folder_of(item)
+        if self.remote and runner.options.outputs.skip_existing:
+            self._fetch_result(item, local_dir)
+        outcome = runner.process(item, load=lambda: _decoded(row))
+        # the driver rebuilds the COCO export from the records, as the local engine does from its folders
+        record = read_record(local_dir) if self.export else None
+        if self.remote:
+            self._publish(item, local_dir, outcome)
+        lines, self.records.lines = self.records.lines, []
+        return {
+            "index": row["index"],
+            "failure": b"",
+            "outcome": json.dumps(asdict(outcome)),
+            "record": json.dumps(record) if record is not None else "",
+            "logs": json.dumps(lines),
+            "pid": os.getpid(),
+        }
+
+    def _fetch_result(self, item: InputImage, local_dir: Path) -> None:
+        data = _read_bytes(_join(_join(self.remote, item.name), "result.json"))
+        if data is not None:
+            local_dir.mkdir(parents=True, exist_ok=True)
+            (local_dir / "result.json").write_bytes(data)
+
+    def _publish(self, item: InputImage, local_dir: Path, outcome: ImageOutcome) -> None:
+        remote_dir = _join(self.remote, item.name)
+        outcome.output = remote_dir
+        try:
+            if outcome.status != "skipped" and local_dir.is_dir():
+                upload_folder(local_dir, remote_dir)
+        except OSError as exc:
+            outcome.status, outcome.message = "failed", f"copy to {remote_dir} failed: {first_line(exc)}"
+        finally:
+            shutil.rmtree(local_dir, ignore_errors=True)
+            self.runner.output.mkdir(exist_ok=True)  # a single image's folder is the scratch root itself
+
+
+def _portable(exc: Exception) -> bytes:
+    """``exc`` pickled, or a RuntimeError with its first line when it would not come back whole."""
+    try:
+        data = pickle.dumps(exc)
+        pickle.loads(data)
+        return data
+    except Exception:
+        return pickle.dumps(RuntimeError(first_line(exc)))
+
+
+def upload_folder(local_dir: Path, remote_dir: str) -> None:
+    """Copy a finished image folder; each file appears whole (written aside, then moved), result.json last."""
+    filesystem, root = _filesystem(remote_dir)
+    files_ = sorted(path for path in local_dir.rglob("*") if path.is_file())
+    ordered = [path for path in files_ if path.name != "result.json"] + [local_dir / "result.json"]
+    # the complete result.json of an earlier run must not vouch for files this run replaces
+    if _exists(filesystem, f"{root}/result.json"):
+        filesystem.delete_file(f"{root}/result.json")
+    for path in ordered:
+        if not path.is_file():
+            continue
+        target = PurePosixPath(root, path.relative_to(local_dir).as_posix())
+        filesystem.create_dir(str(target.parent), recursive=True)
+        aside = str(target.with_name(f".{target.name}.part"))
+        with filesystem.open_output_stream(aside) as stream:
+            stream.write(path.read_bytes())
+        filesystem.move(aside, str(target))
+
+
+def _exists(filesystem, path: str) -> bool:
+    import pyarrow.fs
+
+    return filesystem.get_file_info(path).type != pyarrow.fs.FileType.NotFound
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def start_ray(address: str | None, local_cpus: int, verbose: bool) -> None:
+    """Connect to ``address`` (or $RAY_ADDRESS), else start a local Ray with ``local_cpus`` logical CPUs."""
+    import ray
+
+    quiet = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else logging.ERROR}
+    address = address or os.environ.get("RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            # A new local cluster turns token authentication on and makes a token when none exists (Ray 2.60);
+            # its warning about that is logged at WARNING, below `quiet`'s level.
+            ray.init(num_cpus=local_cpus, include_dashboard=False, **quiet)
+    except ConnectionError as exc:
+        raise UsageError(f"cannot connect to the Ray cluster at {address}: {first_line(exc)}") from exc
+    except ray.exceptions.AuthenticationError as exc:
+        raise UsageError(f"the Ray cluster at {address} refused this client: {first_line(exc)}") from exc
+    import ray.data  # it configures its loggers when imported
+
+    for handler in logging.getLogger("ray.data").handlers:
+        if not isinstance(handler, logging.FileHandler):  # its log file in the session folder keeps everything
+            handler.setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def _local_workers(args) -> int:
+    if args.ray_workers:
+        return args.ray_workers
+    if args.ray_gpus_per_worker:
+        import torch
+
+        return max(1, int(torch.cuda.device_count() / args.ray_gpus_per_worker))
+    return 1
+
+
+def _cluster_workers(args) -> int:
+    """Workers the cluster can hold; UsageError when it cannot hold the ones asked for plus decoding."""
+    import ray
+
+    resources = ray.cluster_resources()
+    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    per_worker = args.ray_gpus_per_worker
+    workers = args.ray_workers or (max(1, int(gpus / per_worker)) if per_worker else 1)
+    if workers * per_worker > gpus or workers + DECODE_CPUS > cpus:
+        raise UsageError(
+            f"the Ray cluster has {cpus:g} CPU(s) and {gpus:g} GPU(s), but {workers} worker(s) with "
+            f"{per_worker:g} GPU(s) each need {workers * per_worker:g} GPU(s) and {workers + DECODE_CPUS:g} CPU(s) "
+            "(one per worker and some for decoding); lower --ray-workers or --ray-gpus-per-worker"
+        )
+    return workers
+
+
+def _rows(dataset, stall_seconds: float, explain: str) -> Iterator[dict]:
+    """The dataset's rows as they finish; StalledError when none comes for ``stall_seconds``."""
+    arrived: queue.Queue = queue.Queue()
+    end = object()
+
+    def pump() -> None:
+        try:
+            for row in dataset.iter_rows():
+                arrived.put(row)
+            arrived.put(end)
+        except BaseException as exc:  # handed to the driver's thread, which raises it
+            arrived.put(exc)
+
+    threading.Thread(target=pump, name="segedit-ray-rows", daemon=True).start()
+    while True:
+        try:
+            row = arrived.get(timeout=stall_seconds)
+        except queue.Empty:
+            raise StalledError(f"no image finished in {stall_seconds:.0f} s; {explain}") from None
+        if row is end:
+            return
+        if isinstance(row, BaseException):
+            import ray
+
+            if isinstance(row, ray.exceptions.RayError):  # a cluster failure, not one of an image
+                raise RuntimeError(f"the Ray run failed: {first_line(row)}") from row
+            raise row
+        yield row
+
+
+def run_on_ray(args, approach: str, stall_seconds: float = STALL_SECONDS) -> RunSummary:
+    from tqdm.auto import tqdm
+
+    from .cli import run_options_from_args
+    from .images import read_list_file
+
+    listed = read_list_file(args.images_from) if args.images_from else []
+    specs = list(args.image) + listed
+    uris = [spec for spec in specs if is_uri(spec)]
+    if uris and len(uris) < len(specs):
+        raise UsageError("--image mixes URIs and local paths; give one kind per run (file:// names local files)")
+    run_options_from_args(args, approach)  # bad settings and classes fail here, before a cluster starts
+    if uris:
+        inputs = collect_uri_inputs(specs, args.recursive)
+    else:
+        inputs = collect_inputs(args.image, recursive=args.recursive, listed=listed,
+                                exclude=[] if is_uri(args.output) else [args.output])
+    if is_uri(args.output):
+        output = args.output
+        filesystem, root = _filesystem(output)
+        filesystem.create_dir(root, recursive=True)
+        if args.export_coco is not None:
+            from . import files
+
+            files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
+    else:
+        from . import files
+
+        output = str(files.prepare_output_dir(args.output))
+        if args.export_coco is not None:
+            files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--engine ray needs Ray Data: pip install 'sclip-edit[ray]'") from None
+
+    owned = not ray.is_initialized()
+    local_workers = _local_workers(args)
+    if owned:
+        start_ray(args.ray_address, local_workers + SPARE_LOCAL_CPUS, args.verbose or args.debug)
+    try:
+        workers = _cluster_workers(args)
+        # a cluster this run started is this machine: its cores are shared out among the workers
+        here = owned and not (args.ray_address or os.environ.get("RAY_ADDRESS"))
+        threads = max(1, (os.cpu_count() or 1) // workers) if here else None
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        rows = [{"index": index, "path": str(item.path), "name": item.name, "error": item.error}
+                for index, item in enumerate(inputs)]
+        dataset = (
+            ray.data.from_items(rows, override_num_blocks=len(rows))
+            .map(decode, fn_kwargs={"skip_existing": args.skip_existing, "output": output},
+                 num_cpus=DECODE_CPUS, compute=ray.data.TaskPoolStrategy(size=workers))
+            .map(ImageJob, fn_constructor_kwargs={"args": args, "approach": approach, "output": output,
+                                                   "threads": threads},
+                 compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
+                 num_gpus=args.ray_gpus_per_worker or None)
+        )
+        explain = (f"the Ray cluster ({ray.cluster_resources().get('CPU', 0):g} CPU, "
+                   f"{ray.cluster_resources().get('GPU', 0):g} GPU) may be unable to start {workers} worker(s) "
+                   "or their decoding tasks; see `ray status` and the worker logs")
+        return _collect(_rows(dataset, stall_seconds, explain), inputs, args, output,
+                        tqdm(total=len(inputs), desc="images", unit="image",
+                             disable=args.quiet or not os.isatty(2) or len(inputs) < 2))
+    finally:
+        if owned:
+            ray.shutdown()
+
+
+def _collect(rows: Iterator[dict], inputs: list[InputImage], args, output: str, bar) -> RunSummary:
+    """Report each finished image; write the summary and COCO export, in input order, also after Ctrl-C."""
+    from . import files
+    from .coco import build_export
+
+    outcomes: dict[int, ImageOutcome] = {}
+    records: dict[int, dict] = {}
+    try:
+        for row in rows:
+            if row["failure"]:
+                raise pickle.loads(row["failure"])
+            index = row["index"]
+            for name, level, message in json.loads(row["logs"]):
+                logging.getLogger(name).log(level, "%s", message)
+            outcomes[index] = ImageOutcome.from_json(json.loads(row["outcome"]))
+            if row["record"]:
+                records[index] = json.loads(row["record"])
+            report_outcome(outcomes[index], args.verbose)
+            bar.update()
+    finally:
+        bar.close()
+        summary = RunSummary([outcomes[index] for index in sorted(outcomes)])
+        if len(inputs) > 1:
+            if is_uri(output):
+                with tempfile.TemporaryDirectory(prefix="segedit-summary-") as folder:
+                    summary.write(Path(folder))
+                    upload_folder(Path(folder), output)
+            else:
+                summary.write(Path(output))
+        if args.export_coco is not None:
+            files.save_json(build_export(records[index] for index in sorted(records)), args.export_coco)
+    return summary
