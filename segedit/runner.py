@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -194,9 +195,9 @@ class Runner:
     # ---- one image ----------------------------------------------------------------------------
     def fingerprint(self, item: InputImage) -> str:
         """Digest of what decides this image's results: the file, the settings and the models."""
-        try:
-            stat = item.path.stat()
-            source = [str(item.path.resolve()), stat.st_size, stat.st_mtime_ns]
+        try:  # a URI (Ray engine) has no local stat: its name stands for it
+            stat = os.stat(item.path)
+            source = [os.path.realpath(item.path), stat.st_size, stat.st_mtime_ns]
         except OSError:
             source = [str(item.path)]
         settings = {key: value for key, value in self.settings.items() if key != "outputs"}
@@ -300,7 +301,7 @@ class Runner:
             return_probs=options.outputs.save_probs,
             image_key=key,
             max_side=max_side,
-            scores=options.outputs.export_coco is not None,
+            scores=True,  # each target's COCO score is part of result.json, --export-coco or not
         )
 
 
