@@ -33,8 +33,11 @@ import sclip
 from . import files
 from .api import Segmenter
 from .cli import (
+    Parser,
     add_console_arguments,
+    add_inpainter_arguments,
     add_model_arguments,
+    add_refinement_toggle,
     add_sam2_arguments,
     add_sclip_arguments,
     console_logging,
@@ -63,27 +66,23 @@ _OVERLAY_COLOR = (0, 120, 255)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sclip-app",
+        usage="%(prog)s [--host HOST] [--port PORT] [model flags]",
         description="Web page for SCLIP + SAM2 segmentation and text-driven editing. Model flags are "
         "main_sclip.py's and set the page's starting values.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.short_usage = "[--host HOST] [--port PORT] [model flags]"
     server = parser.add_argument_group("server")
-    server.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 opens it to the network)")
-    server.add_argument("--port", type=int, default=7860)
+    server.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; 0.0.0.0 opens it to the network (default: 127.0.0.1)")
+    server.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     add_model_arguments(parser)
     add_sclip_arguments(parser, with_preset=False)
     stage2 = parser.add_argument_group("SAM2 (stage 2)")
-    stage2.add_argument("--use-sam-refinement", dest="use_sam_refinement", action="store_true", default=True,
-                        help="start with SAM2 refinement switched on")
-    stage2.add_argument("--no-sam-refinement", dest="use_sam_refinement", action="store_false",
-                        help="start with SAM2 refinement switched off")
+    add_refinement_toggle(stage2)
     add_sam2_arguments(stage2)
-    stage3 = parser.add_argument_group("editing (stage 3)")
-    stage3.add_argument("--inpainter", choices=("diffusion", "opencv"), default="diffusion")
-    stage3.add_argument("--inpaint-model", metavar="ID_OR_DIR",
-                        help=f"diffusers inpainting model (default {inpaint.DEFAULT_INPAINT_MODEL})")
+    add_inpainter_arguments(parser.add_argument_group("editing (stage 3)"))
     add_console_arguments(parser)
     return parser
 

@@ -176,13 +176,25 @@ def add_sam2_arguments(stage2) -> None:
                                        "back to full size", default(generator, "sam_max_side")))
 
 
-def add_edit_arguments(parser: argparse.ArgumentParser) -> None:
-    settings = inpaint.InpaintSettings
-    stage3 = parser.add_argument_group("editing (stage 3)")
+def add_refinement_toggle(stage2) -> None:
+    stage2.add_argument("--use-sam-refinement", dest="use_sam_refinement", action="store_true",
+                        default=default(RefineOptions, "enabled"),
+                        help="refine the target mask with SAM2 masks by majority vote (default: on)")
+    stage2.add_argument("--no-sam-refinement", dest="use_sam_refinement", action="store_false",
+                        help="skip stage 2 (SAM2 is then never loaded)")
+
+
+def add_inpainter_arguments(stage3) -> None:
     stage3.add_argument("--inpainter", choices=INPAINTERS, default=default(ModelOptions, "inpainter"),
                         help=_help("opencv needs no weights but can only remove", default(ModelOptions, "inpainter")))
     stage3.add_argument("--inpaint-model", metavar="ID_OR_DIR",
                         help=_help("diffusers inpainting model: hub id or local folder", inpaint.DEFAULT_INPAINT_MODEL))
+
+
+def add_edit_arguments(parser: argparse.ArgumentParser) -> None:
+    settings = inpaint.InpaintSettings
+    stage3 = parser.add_argument_group("editing (stage 3)")
+    add_inpainter_arguments(stage3)
     stage3.add_argument("--steps", type=_positive_int, metavar="N", default=default(settings, "steps"),
                         help=_help("diffusion steps", default(settings, "steps")))
     stage3.add_argument("--guidance", type=_finite, metavar="X", default=default(settings, "guidance"),
@@ -289,11 +301,7 @@ def build_parser(approach: str, prog: str | None = None) -> argparse.ArgumentPar
 
     stage2 = parser.add_argument_group("SAM2 (stage 2)")
     if is_sclip:
-        stage2.add_argument("--use-sam-refinement", dest="use_sam_refinement", action="store_true",
-                            default=default(RefineOptions, "enabled"),
-                            help="refine the target mask with SAM2 masks by majority vote (default: on)")
-        stage2.add_argument("--no-sam-refinement", dest="use_sam_refinement", action="store_false",
-                            help="skip stage 2 (SAM2 is then never loaded)")
+        add_refinement_toggle(stage2)
         stage2.add_argument("--min-coverage", type=_finite, metavar="X", default=default(RefineOptions, "min_coverage"),
                             help=_help("keep a SAM2 mask when this share of it lies on the target",
                                        default(RefineOptions, "min_coverage")))
