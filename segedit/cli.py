@@ -395,10 +395,20 @@ def run_options_from_args(args, approach: str) -> RunOptions:
             max_side=args.max_side,
         ),
     )
-    with flag_errors():
-        # bad class lines fail here, before any model loads
+    with flag_errors(), _silenced(sclip.build_vocabulary.__module__):
+        # bad class lines fail here, before any model loads; their warnings come once, from the run
         sclip.build_vocabulary(options.prompts, options.vocabulary, options.preset)
     return options
+
+
+@contextlib.contextmanager
+def _silenced(name: str) -> Iterator[None]:
+    log = logging.getLogger(name)
+    saved, log.disabled = log.disabled, True
+    try:
+        yield
+    finally:
+        log.disabled = saved
 
 
 def segmenter_from_options(models: ModelOptions, progress: bool):
