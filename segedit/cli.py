@@ -197,7 +197,7 @@ def add_edit_arguments(parser: argparse.ArgumentParser) -> None:
     stage3.add_argument("--mask-blur", type=int, metavar="PIXELS", default=default(settings, "mask_blur"),
                         help=_help("feather the region's edge over this many pixels", default(settings, "mask_blur")))
     stage3.add_argument("--scheduler", choices=("default", "dpm++"), default="default",
-                        help=_help("dpm++ gives good results in 20-25 steps; default is the model's own", "default"))
+                        help=_help("the model's own scheduler, or dpm++ (good results in 20-25 steps)", "default"))
     stage3.add_argument("--low-vram", action="store_true", help="offload diffusion sub-models to the CPU between uses")
 
 
