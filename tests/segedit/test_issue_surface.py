@@ -1,6 +1,5 @@
 """The tool's surface (issue 12): a light --help, one-line argparse errors, complete help texts, what
 result.json records, the flat layout of one deduplicated prompt, console script and wheel names."""
-import argparse
 import json
 import re
 import subprocess
@@ -79,33 +78,34 @@ def no_duplicate_keys(pairs):
     return dict(pairs)
 
 
-def test_result_json_records_the_run(image_file, tmp_path, tiny_clip_checkpoint, text_cache, tiny_sam2_checkpoint):
+def test_result_json_records_the_run(image_file, tmp_path, tiny_clip_checkpoint, text_cache):
     import segedit
 
-    checkpoint, config = tiny_sam2_checkpoint
     out = tmp_path / "out"
     code = main_sclip.main(["--image", str(image_file), "--output", str(out), "--prompt", "cat", "--prompt", "sky",
                             "--clip-weights", str(tiny_clip_checkpoint), "--cache-dir", str(text_cache), "--device",
-                            "cpu", "-q", "--short-side", "64", "--sam-points-per-side", "2", "--sam2-checkpoint", str(checkpoint),
-                            "--sam2-config", config, "--prob-thd", "0"])
+                            "cpu", "-q", "--short-side", "64", "--no-sam-refinement"])
     assert code in (0, 3)
     record = json.loads((out / "result.json").read_text(), object_pairs_hook=no_duplicate_keys)
     assert record["tool_version"] == segedit.__version__
     assert record["settings"]["prompts"] == ["cat", "sky"] and record["settings"]["sclip"]["short_side"] == 64
-    # the SAM2 generator's settings are the model's: they decide SAM2's masks, so they go in the fingerprint too
-    assert record["model"]["sam2_generator"]["points_per_side"] == 2
-    assert record["model"]["precision"]["clip"] == "fp32"
+    assert record["settings"]["refine"]["enabled"] is False
+    assert record["model"]["precision"] == {"clip": "fp32"}
     assert [target["folder"] for target in record["targets"]] == ["cat", "sky"]
     for seconds in [*record["timings"].values(), *record["model_load_seconds"].values()]:
         assert seconds == round(seconds, 3)
 
 
-def test_sam_fast_lands_in_the_sam2_generator_settings():
-    from segedit.cli import model_options_from_args
+def test_sam_fast_lands_in_the_model_record(tiny_clip_checkpoint, text_cache):
+    from segedit.cli import model_options_from_args, segmenter_from_args
 
-    args = build_parser("sclip").parse_args(["--image", "x.jpg", "--prompt", "cat", "--sam-fast"])
-    generator = model_options_from_args(args).sam2.generator
-    assert generator.points_per_side == 12
+    args = build_parser("sclip").parse_args(["--image", "x.jpg", "--prompt", "cat", "--sam-fast", "--clip-weights",
+                                             str(tiny_clip_checkpoint), "--cache-dir", str(text_cache), "--device",
+                                             "cpu"])
+    assert model_options_from_args(args).sam2.generator.points_per_side == 12
+    # the generator's settings decide SAM2's masks as the weights do, so the record (and fingerprint) has them
+    record = segmenter_from_args(args, progress=False).describe(("clip", "sam2"))
+    assert record["sam2_generator"]["points_per_side"] == 12 and record["precision"] == {"clip": "fp32", "sam2": "fp32"}
 
 
 def test_a_repeated_prompt_writes_flat(image_file, tmp_path, tiny_clip_checkpoint, text_cache, tiny_sam2_checkpoint):
