@@ -63,8 +63,11 @@ def load_clip(
                 warnings.simplefilter("ignore", FutureWarning)
                 model = open_clip.load_openai_model(path, precision="fp32", device="cpu")
         except Exception as exc:  # the loader raises many types for a file that is not a CLIP checkpoint
+            detail = (str(exc).splitlines() or [""])[0]
+            if "weights_only" in detail:  # torch's advice to unpickle an untrusted file must not reach users
+                detail = "neither a TorchScript archive nor a plain state dict"
             raise WeightsNotFoundError(
-                f"{path} is not an OpenAI-format CLIP checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+                f"{path} is not an OpenAI-format CLIP checkpoint ({type(exc).__name__}: {detail[:200]})"
             ) from exc
         stat = os.stat(path)
         weights_id = f"file:{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"

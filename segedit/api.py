@@ -13,6 +13,7 @@ the size of the image passed in, also when ``max_side`` asks for a downscaled co
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -158,6 +159,8 @@ class Segmenter:
         if "sam2" in stages:
             options = self.sam2_options
             record["sam2"] = options.checkpoint or options.model
+            # the generator's settings decide SAM2's masks as much as the weights do (--sam-fast, --skip-existing)
+            record["sam2_generator"] = dataclasses.asdict(options.generator)
         return record
 
     # ---- Stage 2 -----------------------------------------------------------------------------

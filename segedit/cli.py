@@ -209,7 +209,7 @@ def add_edit_arguments(parser: argparse.ArgumentParser) -> None:
     stage3.add_argument("--mask-blur", type=int, metavar="PIXELS", default=default(settings, "mask_blur"),
                         help=_help("feather the region's edge over this many pixels", default(settings, "mask_blur")))
     stage3.add_argument("--scheduler", choices=("default", "dpm++"), default="default",
-                        help=_help("dpm++ gives good results in 20-25 steps; default is the model's own", "default"))
+                        help=_help("the model's own scheduler, or dpm++ (good results in 20-25 steps)", "default"))
     stage3.add_argument("--low-vram", action="store_true", help="offload diffusion sub-models to the CPU between uses")
 
 
@@ -432,10 +432,20 @@ def run_options_from_args(args, approach: str) -> RunOptions:
             max_side=args.max_side,
         ),
     )
-    with flag_errors():
-        # bad class lines fail here, before any model loads
+    with flag_errors(), _silenced(sclip.build_vocabulary.__module__):
+        # bad class lines fail here, before any model loads; their warnings come once, from the run
         sclip.build_vocabulary(options.prompts, options.vocabulary, options.preset)
     return options
+
+
+@contextlib.contextmanager
+def _silenced(name: str) -> Iterator[None]:
+    log = logging.getLogger(name)
+    saved, log.disabled = log.disabled, True
+    try:
+        yield
+    finally:
+        log.disabled = saved
 
 
 def segmenter_from_options(models: ModelOptions, progress: bool):

@@ -20,6 +20,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+import sclip
+
 from . import files
 from .errors import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, ImageError, first_line
 from .images import InputImage, LoadedImage, load_image
@@ -155,6 +157,8 @@ class Runner:
         models = models or ModelOptions()
         self.inpainter = (models.inpainter, models.inpaint_model)
         self.identity = {"models": segmenter.describe(("clip", "sam2", "sam3", "inpaint")), "inpainter": self.inpainter}
+        # built once, so its warnings (merged repeats, shared names) come once per run, not once per image
+        self.vocabulary = sclip.build_vocabulary(options.prompts, options.vocabulary, options.preset).vocabulary
 
     # ---- the batch ----------------------------------------------------------------------------
     def run(self, inputs: list[InputImage]) -> RunSummary:
@@ -287,13 +291,12 @@ class Runner:
         options = self.options
         max_side = options.outputs.max_side
         if options.approach == "proposals":
-            return self.segmenter.propose(rgb, options.prompts, options.vocabulary, options.top_k,
+            return self.segmenter.propose(rgb, options.prompts, self.vocabulary, options.top_k,
                                           image_key=key, max_side=max_side)
         return self.segmenter.segment(
             rgb,
             options.prompts,
-            vocabulary=options.vocabulary,
-            preset=options.preset,
+            vocabulary=self.vocabulary,
             settings=options.sclip,
             refine_masks=options.refine.enabled,
             min_coverage=options.refine.min_coverage,
