@@ -14,11 +14,12 @@ the size of the image passed in, also when ``max_side`` asks for a downscaled co
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -201,7 +202,8 @@ class Segmenter:
         if self._sam3 is None:
             started = time.perf_counter()
             options = self.sam3_options
-            loaded = sam3seg.load_sam3(options.model, device=self.device, dtype=self.precision.sam3)
+            with _transformers_progress(self.progress):
+                loaded = sam3seg.load_sam3(options.model, device=self.device, dtype=self.precision.sam3)
             self._sam3 = sam3seg.SAM3Segmenter(loaded, options.settings)
             self.load_seconds["sam3"] = time.perf_counter() - started
         return self._sam3
@@ -450,6 +452,21 @@ def _resized(maps: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | Non
     if maps is None or maps.shape[1:] == tuple(size):
         return maps
     return np.stack([resize_scores(channel, size) for channel in maps])
+
+
+@contextlib.contextmanager
+def _transformers_progress(enabled: bool) -> Iterator[None]:
+    """transformers draws a weight-loading bar by default; it shows only where this segmenter shows progress."""
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    if not enabled:
+        transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled and not enabled:
+            transformers_logging.enable_progress_bar()
 
 
 def _top_score(phrase) -> float:
