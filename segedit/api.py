@@ -7,29 +7,32 @@
     edited = segmenter.edit("street.jpg", result.targets["car"].mask, mode="remove", target="car",
                             inpainter="opencv")
 
-Models load lazily: SAM2 on the first refinement, the inpainter on the first edit. Nothing happens
+Models load lazily: CLIP on the first SCLIP or proposal call, SAM2 on the first refinement, SAM 3 on the
+first ``concept`` call, the inpainter on the first edit. Nothing happens
 at import time and nothing is global; two ``Segmenter`` objects are independent. Every result is at
 the size of the image passed in, also when ``max_side`` asks for a downscaled computation.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 import inpaint
 import refine
+import sam3seg
 import sclip
 from sclip import SCLIPSettings, Vocabulary
 
 from .devices import Precision, resolve_device
 from .images import as_rgb_array
-from .options import SAM2Options
+from .options import SAM2Options, SAM3Options
 from .resize import downscale, resize_labels, resize_scores
 
 logger = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ class TargetResult:
     similarity: np.ndarray | None = None  # proposal approach: (H, W) float32 best target score per pixel
     score: float | None = None  # mean target probability over the mask (COCO score)
     proposals: int | None = None  # proposal approach: SAM2 masks scored
+    phrase: str | None = None  # SAM 3: the class name whose instances were kept (the best-scoring one)
 
     @property
     def found(self) -> bool:
@@ -91,7 +95,10 @@ class TargetResult:
             record["refinement"] = self.refinement
         if self.proposals is not None:
             record["proposals"] = self.proposals
+        if self.proposals is not None or self.phrase is not None:
             record["instances"] = len(self.instances)
+        if self.phrase is not None:
+            record["phrase"] = self.phrase
         if self.score is not None:
             record["score"] = round(self.score, 6)
         return record
@@ -101,10 +108,10 @@ class TargetResult:
 class SegmentationResult:
     """One image's result for any number of prompts sharing one vocabulary."""
 
-    approach: str  # "sclip" | "proposals"
+    approach: str  # "sclip" | "proposals" | "sam3"
     vocabulary: Vocabulary
     targets: dict[str, TargetResult]
-    labels: np.ndarray | None = None  # (H, W) int32 class map (dense approach)
+    labels: np.ndarray | None = None  # (H, W) int32 class map (dense approach, SAM 3)
     probs: np.ndarray | None = None  # (C, H, W) float16 per-class probability, when asked for
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -116,7 +123,7 @@ class SegmentationResult:
 
 
 class Segmenter:
-    """SCLIP (+ SAM2) segmentation, SAM2 proposals and inpainting behind one object."""
+    """SCLIP (+ SAM2) segmentation, SAM2 proposals, SAM 3 concepts and inpainting behind one object."""
 
     def __init__(
         self,
@@ -128,39 +135,50 @@ class Segmenter:
         cache_dir: str | os.PathLike | None = _UNSET,  # type: ignore[assignment]
         sam2: SAM2Options | None = None,
         progress: bool = False,
+        sam3: SAM3Options | None = None,
     ):
         self.device = resolve_device(device)
         self.precision = Precision.resolve(precision, self.device)
         self.progress = progress
         self.sam2_options = sam2 or SAM2Options()
-        started = time.perf_counter()
-        self.sclip = sclip.SCLIPSegmenter.from_pretrained(
-            model,
-            clip_weights,
-            device=self.device,
-            dtype=self.precision.clip,
+        self.sam3_options = sam3 or SAM3Options()
+        self._clip_arguments = dict(
+            model_name=model,
+            weights=clip_weights,
             feature_layers=feature_layers,
             cache_dir=sclip.default_cache_dir() if cache_dir is _UNSET else cache_dir,
-            progress=progress,
         )
-        self.load_seconds = {"clip": time.perf_counter() - started}
+        self.load_seconds: dict[str, float] = {}
+        self._sclip: sclip.SCLIPSegmenter | None = None
         self._mask_source: refine.SAM2MaskSource | None = None
+        self._sam3: "sam3seg.SAM3Segmenter | None" = None
         self._inpainters: dict[tuple, inpaint.Inpainter] = {}
+
+    @property
+    def sclip(self) -> sclip.SCLIPSegmenter:
+        """SCLIP on its CLIP, loaded on first use: the SAM 3 approach never needs it."""
+        if self._sclip is None:
+            started = time.perf_counter()
+            self._sclip = sclip.SCLIPSegmenter.from_pretrained(
+                **self._clip_arguments, device=self.device, dtype=self.precision.clip, progress=self.progress,
+            )
+            self.load_seconds["clip"] = time.perf_counter() - started
+        return self._sclip
 
     def describe(self, stages: Sequence[str] = ("clip",)) -> dict:
         """Model identity for result.json; ``stages`` are those that ran, for the precision record."""
-        record = {
-            "clip": self.sclip.clip.name,
-            "clip_weights": self.sclip.clip.weights_id,
-            "feature_layers": self.sclip.feature_layers,
-            "device": str(self.device),
-            "precision": self.precision.names(stages),
-        }
+        record = {}
+        if "clip" in stages:
+            record.update(clip=self.sclip.clip.name, clip_weights=self.sclip.clip.weights_id,
+                          feature_layers=self.sclip.feature_layers)
+        record.update(device=str(self.device), precision=self.precision.names(stages))
         if "sam2" in stages:
             options = self.sam2_options
             record["sam2"] = options.checkpoint or options.model
             # the generator's settings decide SAM2's masks as much as the weights do (--sam-fast, --skip-existing)
             record["sam2_generator"] = dataclasses.asdict(options.generator)
+        if "sam3" in stages:
+            record["sam3"] = self.sam3_options.model
         return record
 
     # ---- Stage 2 -----------------------------------------------------------------------------
@@ -181,6 +199,18 @@ class Segmenter:
         masks = self.mask_source.generate(rgb, key=key)
         timings["sam2"] = timings.get("sam2", 0.0) + time.perf_counter() - started
         return masks
+
+    @property
+    def sam3_segmenter(self) -> "sam3seg.SAM3Segmenter":
+        """SAM 3 with the options' settings as its defaults, loaded on first use."""
+        if self._sam3 is None:
+            started = time.perf_counter()
+            options = self.sam3_options
+            with _transformers_progress(self.progress):
+                loaded = sam3seg.load_sam3(options.model, device=self.device, dtype=self.precision.sam3)
+            self._sam3 = sam3seg.SAM3Segmenter(loaded, options.settings)
+            self.load_seconds["sam3"] = time.perf_counter() - started
+        return self._sam3
 
     # ---- Dense approach: Stage 1 (+2) --------------------------------------------------------
     def segment(
@@ -291,6 +321,59 @@ class Segmenter:
             )
         return SegmentationResult("proposals", vocab, targets, timings=timings)
 
+    # ---- SAM 3 approach (main_sam3.py) -------------------------------------------------------
+    def concept(
+        self, image, prompts: str | Sequence[str], vocabulary=None, image_key=None, max_side: int | None = None,
+        settings: "sam3seg.SAM3Settings | None" = None,
+    ) -> SegmentationResult:
+        """Every instance SAM 3 finds of each prompt's class, and a label map over the vocabulary.
+
+        A class's names are SAM 3 phrases; a target keeps the instances of its best-scoring name, so
+        two names of one class do not report the same object twice. ``settings`` overrides the
+        thresholds of the segmenter's ``SAM3Options`` for this call.
+        """
+        rgb = as_rgb_array(image)
+        size = rgb.shape[:2]
+        work = downscale(rgb, max_side)
+        plan = sclip.build_vocabulary(prompts, vocabulary)
+        vocab = plan.vocabulary
+        result, owners, labels = self._sam3_classes(work, vocab, plan.targets.values(), image_key, settings)
+        targets = {}
+        for prompt, index in plan.targets.items():
+            names = [number for number, owner in enumerate(owners) if owner == index]
+            best = max(names, key=lambda number: _top_score(result.phrases[number]))
+            found = result.phrases[best]
+            instances = [
+                Instance(resize_labels(result.instance_mask(best, rank), size), instance.score, index)
+                for rank, instance in enumerate(found.instances)
+            ]
+            targets[prompt] = TargetResult(
+                prompt, index, vocab.classes[index], resize_labels(found.mask, size), instances=instances,
+                phrase=found.phrase,
+            )
+        timings = {f"sam3_{name}": seconds for name, seconds in result.timings.items()}
+        return SegmentationResult("sam3", vocab, targets, resize_labels(labels, size), timings=timings)
+
+    def _sam3_classes(self, rgb: np.ndarray, vocabulary: Vocabulary, targets=(), key=None, settings=None):
+        """SAM 3 on the names of every class that can win a pixel: (result, class of each phrase, label map).
+
+        Class 0 is where no instance lies, so its names are looked for only when a prompt selects it.
+        Each pixel takes the class of the best-scoring instance covering it.
+        """
+        targets = set(targets)
+        pairs = [(index, name) for index, names in enumerate(vocabulary.classes) if index or index in targets
+                 for name in names]
+        owners = [index for index, _ in pairs]
+        phrases = [name for _, name in pairs]
+        if not phrases:
+            raise ValueError("the vocabulary has no class besides class 0 for SAM 3 to look for")
+        result = self.sam3_segmenter.segment(rgb, phrases, key=key, settings=settings)
+        covered = np.zeros(rgb.shape[:2], dtype=bool)
+        for phrase in result.phrases:
+            covered |= phrase.mask
+        labels = np.where(covered, np.asarray(owners, dtype=np.int32)[result.labels], 0).astype(np.int32)
+        return result, owners, labels
+
     # ---- Whole label maps (evaluation) ------------------------------------------------------
     def predict_labels(
         self, image, vocabulary: Vocabulary, settings: SCLIPSettings, method: str = "sclip", image_key=None
@@ -300,10 +383,14 @@ class Segmenter:
         ``sclip``: Stage 1 alone (the official SCLIP protocol). ``sclip+sam2``: each SAM2 mask then
         takes the majority class of its pixels. ``proposals``: each SAM2 mask gets the class CLIP
         gives its crop, larger masks painted first so smaller ones stay on top; pixels outside
-        every mask are class 0.
+        every mask are class 0. ``sam3``: each class name is a SAM 3 phrase, each pixel takes the
+        class of its best-scoring instance, class 0 where none lies (``settings`` is SCLIP's and
+        unused; SAM 3's come from the segmenter's ``SAM3Options``).
         """
         rgb = as_rgb_array(image)
         timings: dict[str, float] = {}
+        if method == "sam3":
+            return self._sam3_classes(rgb, vocabulary, key=image_key)[2]
         if method == "proposals":
             masks = self._sam2_masks(rgb, image_key, timings)
             classes = self._classify_masks(rgb, masks, vocabulary).argmax(axis=1)
@@ -313,7 +400,7 @@ class Segmenter:
                 labels[box][crop] = classes[index]
             return labels
         if method not in ("sclip", "sclip+sam2"):
-            raise ValueError(f"unknown method '{method}'; choose sclip, sclip+sam2 or proposals")
+            raise ValueError(f"unknown method '{method}'; choose sclip, sclip+sam2, proposals or sam3")
         labels = self.sclip.predict(rgb, vocabulary, settings).labels
         if method == "sclip+sam2":
             labels = refine.refine_label_map(labels, self._sam2_masks(rgb, image_key, timings))
@@ -369,6 +456,25 @@ def _resized(maps: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | Non
     if maps is None or maps.shape[1:] == tuple(size):
         return maps
     return np.stack([resize_scores(channel, size) for channel in maps])
+
+
+@contextlib.contextmanager
+def _transformers_progress(enabled: bool) -> Iterator[None]:
+    """transformers draws a weight-loading bar by default; it shows only where this segmenter shows progress."""
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    if not enabled:
+        transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled and not enabled:
+            transformers_logging.enable_progress_bar()
+
+
+def _top_score(phrase) -> float:
+    return phrase.instances[0].score if phrase.instances else -1.0
 
 
 def _mean_rgb() -> tuple[int, int, int]:

@@ -39,10 +39,12 @@ from .cli import (
     add_model_arguments,
     add_refinement_toggle,
     add_sam2_arguments,
+    add_sam3_arguments,
     add_sclip_arguments,
     console_logging,
     model_options_from_args,
     run_guarded,
+    sam3_settings_from_args,
     sclip_settings_from_args,
     segmenter_from_args,
 )
@@ -56,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLE_IMAGES = ("astronaut.jpg", "chelsea.jpg")
-APPROACHES = {"dense SCLIP": "sclip", "SAM2 proposals": "proposals"}
+APPROACHES = {"dense SCLIP": "sclip", "SAM2 proposals": "proposals", "SAM 3": "sam3"}
 POINT_KINDS = ("add (positive)", "remove (negative)")
 NO_PRESET = "none"
 # Flags of the server itself, not settings of a result: left out of result.json.
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     stage2 = parser.add_argument_group("SAM2 (stage 2)")
     add_refinement_toggle(stage2)
     add_sam2_arguments(stage2)
+    add_sam3_arguments(parser)
     add_inpainter_arguments(parser.add_argument_group("editing (stage 3)"))
     add_console_arguments(parser)
     return parser
@@ -107,22 +110,25 @@ class Models:
         Precision.resolve(args.precision, self.device)  # refuse fp16 on a CPU at start, not at the first click
         # one lock per model: minutes spent loading a diffusion pipeline must not stall segmentation
         self._clip_lock, self._sam2_lock, self._inpaint_lock = threading.Lock(), threading.Lock(), threading.Lock()
+        self._sam3_lock = threading.Lock()
         self._segmenter: Segmenter | None = None
         self._points = None
 
     @property
     def loaded(self) -> set[str]:
-        names = set()
-        if self._segmenter is not None:
-            names.add("clip")
-            names.update(name for name in ("sam2",) if name in self._segmenter.load_seconds)
-        return names
+        return set() if self._segmenter is None else set(self._segmenter.load_seconds) - {"inpaint"}
 
-    def segmenter(self) -> Segmenter:
+    def segmenter(self, approach: str | None = None) -> Segmenter:
+        """The shared segmenter, with the model ``approach`` starts from loaded (CLIP, or SAM 3)."""
         with self._clip_lock:
             if self._segmenter is None:
                 self._segmenter = segmenter_from_args(self.args, progress=True)
-            return self._segmenter
+            if approach in ("sclip", "proposals"):
+                self._segmenter.sclip
+        if approach == "sam3":
+            with self._sam3_lock:
+                self._segmenter.sam3_segmenter
+        return self._segmenter
 
     def sam2(self):
         """The SAM2 mask source, loaded once even when two visitors ask for it at the same moment."""
@@ -210,13 +216,15 @@ class WebApp:
         method = APPROACHES.get(approach, approach)
         if method not in APPROACHES.values():
             raise UsageError(f"unknown approach '{approach}'; choose one of {', '.join(APPROACHES)}")
-        if preset and method == "proposals":
-            raise UsageError("presets belong to dense SCLIP; give the proposals a vocabulary instead")
+        if preset and method != "sclip":
+            raise UsageError("presets belong to dense SCLIP; give the other approaches a vocabulary instead")
         sclip.build_vocabulary(prompts, vocabulary, preset)  # bad classes fail before models load
 
-        progress(0.05, desc="Loading CLIP" if "clip" not in self.models.loaded else "Starting")
-        segmenter = self.models.segmenter()
-        if method == "proposals" or refine_masks:
+        model = "sam3" if method == "sam3" else "clip"
+        loading = "Loading SAM 3" if model == "sam3" else "Loading CLIP"
+        progress(0.05, desc=loading if model not in self.models.loaded else "Starting")
+        segmenter = self.models.segmenter(method)
+        if method == "proposals" or (refine_masks and method == "sclip"):
             progress(0.15, desc="Loading SAM2" if "sam2" not in self.models.loaded else "SAM2 ready")
             self.models.sam2()
         options = RunOptions(
@@ -226,9 +234,13 @@ class WebApp:
             preset=preset,
             sclip=sclip_settings_from_args(self.args, preset) if method == "sclip" else None,
             refine=RefineOptions(enabled=refine_masks and method == "sclip"),
+            sam3=sam3_settings_from_args(self.args) if method == "sam3" else None,
             outputs=OutputOptions(),
         )
-        progress(0.3, desc="SCLIP + SAM2 masks" if refine_masks or method == "proposals" else "SCLIP")
+        if method == "sam3":
+            progress(0.3, desc="SAM 3")
+        else:
+            progress(0.3, desc="SCLIP + SAM2 masks" if refine_masks or method == "proposals" else "SCLIP")
         if previous is not None:
             previous.remove()
         folder = Path(tempfile.mkdtemp(prefix="session-", dir=self.root))

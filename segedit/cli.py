@@ -1,5 +1,6 @@
-"""Command lines of ``main_sclip.py`` (SCLIP dense prediction + SAM2 vote) and ``main.py`` (SAM2
-proposals labelled by CLIP). Both share flags, the per-image job and the exit codes.
+"""Command lines of ``main_sclip.py`` (SCLIP dense prediction + SAM2 vote), ``main.py`` (SAM2
+proposals labelled by CLIP) and ``main_sam3.py`` (SAM 3 concept segmentation). They share flags, the
+per-image job and the exit codes.
 
 Flags are built from the settings dataclasses (their defaults are the flags' defaults) and nothing
 heavy is imported before the arguments are parsed, so ``--help`` and usage errors answer at once.
@@ -17,6 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 import inpaint
 import refine
+import sam3seg
 import sclip
 
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, ToolError, UsageError, exit_code_of, first_line
@@ -29,14 +31,15 @@ from .options import (
     RefineOptions,
     RunOptions,
     SAM2Options,
+    SAM3Options,
     default,
 )
 
 logger = logging.getLogger("segedit")
 
 PACKAGES = ("segedit", "sclip", "refine", "inpaint", "viz", "sam3seg")
-PROGS = {"sclip": "sclip-segment", "proposals": "sam2clip-segment"}
-OUTPUTS = {"sclip": "output_sclip", "proposals": "output"}
+PROGS = {"sclip": "sclip-segment", "proposals": "sam2clip-segment", "sam3": "sam3-segment"}
+OUTPUTS = {"sclip": "output_sclip", "proposals": "output", "sam3": "output_sam3"}
 # Settings fields whose flag is not "--" + the field name in kebab case.
 FLAG_OF_SETTING = {
     "points_per_side": "--sam-points-per-side",
@@ -47,6 +50,8 @@ FLAG_OF_SETTING = {
     "all_classes": "--refine-all-classes",
     "prompts": "--prompt",
 }
+# SAM3Settings' fields: their names alone ("threshold", "max_side") would be other flags.
+SAM3_FLAGS = {"threshold": "--sam3-threshold", "mask_threshold": "--sam3-mask-threshold", "max_side": "--sam3-max-side"}
 # What provides each model's weights locally, added to the one-line weights errors.
 WEIGHTS_FLAGS = {
     "sclip": "--clip-weights FILE (an OpenAI-format checkpoint)",
@@ -64,6 +69,11 @@ EXAMPLES = {
     "proposals": """examples:
   %(prog)s --image street.jpg --prompt car --top-k 5 --visualize
   %(prog)s --image photos/ --recursive --prompt dog --output runs/dogs --skip-existing
+""",
+    "sam3": """examples:
+  %(prog)s --image street.jpg --prompt car --vocabulary car road building sky --visualize
+  %(prog)s --image photo.jpg --prompt person --mode remove --inpainter opencv --sam3-model ./sam3
+  %(prog)s --image photos/ --recursive --prompt dog --output runs/dogs --skip-existing --export-coco runs/dogs.json
 """,
 }
 
@@ -106,18 +116,21 @@ def _layers(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected block numbers such as 6,12,18,24, got {text}") from None
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, clip: bool = True) -> None:
     model = parser.add_argument_group("models and hardware")
-    model.add_argument("--model", default=default(ModelOptions, "model"),
-                       help=_help("open_clip ViT name, e.g. ViT-B-16 or ViT-L-14", default(ModelOptions, "model")))
-    model.add_argument("--clip-weights", metavar="FILE", help="local OpenAI-format CLIP checkpoint (offline use)")
+    if clip:
+        model.add_argument("--model", default=default(ModelOptions, "model"),
+                           help=_help("open_clip ViT name, e.g. ViT-B-16 or ViT-L-14", default(ModelOptions, "model")))
+        model.add_argument("--clip-weights", metavar="FILE", help="local OpenAI-format CLIP checkpoint (offline use)")
     model.add_argument("--device", choices=("auto", "cuda", "cpu", "mps"), default="auto",
                        help=_help("where models run; auto picks CUDA, then MPS, then CPU", "auto"))
     model.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
-                       help=_help("auto: CLIP and diffusion fp16, SAM2 bf16 on GPUs; fp32 on CPU; "
+                       help=_help("auto: CLIP and diffusion fp16, SAM2 and SAM 3 bf16 on GPUs; fp32 on CPU; "
                                   "any other value applies to every stage", "auto"))
-    model.add_argument("--cache-dir", type=Path, metavar="DIR", help="text-embedding cache folder (default: the user cache folder)")
-    model.add_argument("--no-cache", action="store_true", help="do not read or write the text-embedding cache")
+    if clip:
+        model.add_argument("--cache-dir", type=Path, metavar="DIR",
+                           help="text-embedding cache folder (default: the user cache folder)")
+        model.add_argument("--no-cache", action="store_true", help="do not read or write the text-embedding cache")
 
 
 def add_sclip_arguments(parser: argparse.ArgumentParser, with_preset: bool) -> None:
@@ -174,6 +187,22 @@ def add_sam2_arguments(stage2) -> None:
         stage2.add_argument("--sam-max-side", type=_positive_int, metavar="N",
                             help=_help("SAM2 runs on a copy with at most this long side; its masks are brought "
                                        "back to full size", default(generator, "sam_max_side")))
+
+
+def add_sam3_arguments(parser: argparse.ArgumentParser) -> None:
+    settings = sam3seg.SAM3Settings
+    group = parser.add_argument_group("SAM 3")
+    group.add_argument("--sam3-model", metavar="DIR_OR_ID", default=default(SAM3Options, "model"),
+                       help=_help("SAM 3 hub id (gated: accept the licence on its page, then log in) or a local "
+                                  "save_pretrained folder", default(SAM3Options, "model")))
+    group.add_argument("--sam3-threshold", type=_finite, metavar="X", default=default(settings, "threshold"),
+                       help=_help("keep instances SAM 3 scores above this", default(settings, "threshold")))
+    group.add_argument("--sam3-mask-threshold", type=_finite, metavar="X", default=default(settings, "mask_threshold"),
+                       help=_help("a pixel belongs to an instance above this mask probability",
+                                  default(settings, "mask_threshold")))
+    group.add_argument("--sam3-max-side", type=_positive_int, metavar="PIXELS", default=default(settings, "max_side"),
+                       help=_help("SAM 3 works on a copy with at most this long side (its input size is 1008)",
+                                  default(settings, "max_side")))
 
 
 def add_refinement_toggle(stage2) -> None:
@@ -259,17 +288,22 @@ def _edit_prompts_help() -> str:
     return "\n".join(lines)
 
 
+DESCRIPTIONS = {
+    "sclip": "Find a text prompt in images with SCLIP dense prediction refined by SAM2 masks, then "
+             "optionally remove, replace or restyle it.",
+    "proposals": "Find instances of a text prompt among SAM2's masks, labelled by CLIP, then optionally "
+                 "remove, replace or restyle them.",
+    "sam3": "Find every instance of a text prompt with SAM 3 concept segmentation, then optionally "
+            "remove, replace or restyle them.",
+}
+
+
 def build_parser(approach: str, prog: str | None = None) -> argparse.ArgumentParser:
     is_sclip = approach == "sclip"
     parser = Parser(
         prog=prog or PROGS[approach],
         usage=f"%(prog)s {Parser.short_usage}",
-        description=(
-            "Find a text prompt in images with SCLIP dense prediction refined by SAM2 masks, then "
-            "optionally remove, replace or restyle it." if is_sclip else
-            "Find instances of a text prompt among SAM2's masks, labelled by CLIP, then optionally "
-            "remove, replace or restyle them."
-        ),
+        description=DESCRIPTIONS[approach],
         epilog=f"{EXAMPLES[approach]}\n{_edit_prompts_help()}\n\n{EXIT_CODES_HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -295,7 +329,12 @@ def build_parser(approach: str, prog: str | None = None) -> argparse.ArgumentPar
     io_group.add_argument("--max-side", type=_positive_int, metavar="PIXELS",
                           help="process images downscaled to this long side; outputs keep the original size")
 
-    add_model_arguments(parser)
+    add_model_arguments(parser, clip=approach != "sam3")
+    if approach == "sam3":
+        add_sam3_arguments(parser)
+        add_edit_arguments(parser)
+        add_console_arguments(parser)
+        return parser
     if is_sclip:
         add_sclip_arguments(parser, with_preset=True)
 
@@ -323,8 +362,11 @@ def flag_of(setting: str) -> str:
 
 
 @contextlib.contextmanager
-def flag_errors() -> Iterator[None]:
-    """Turn a settings object's complaint about a field into a usage error naming the flag."""
+def flag_errors(flags: dict[str, str] | None = None) -> Iterator[None]:
+    """Turn a settings object's complaint about a field into a usage error naming the flag.
+
+    ``flags`` maps the fields of a settings class whose flags carry a prefix (``SAM3_FLAGS``).
+    """
     try:
         yield
     except (ValueError, TypeError) as exc:
@@ -332,7 +374,8 @@ def flag_errors() -> Iterator[None]:
         if setting is None:
             raise
         message = first_line(exc).removeprefix(f"{setting}: ")
-        raise UsageError(f"{flag_of(setting)}: {message}") from exc
+        flag = (flags or {}).get(setting) or flag_of(setting)
+        raise UsageError(f"{flag}: {message}") from exc
 
 
 def sclip_settings_from_args(args, preset: str | None):
@@ -362,20 +405,32 @@ def sam2_options_from_args(args) -> SAM2Options:
     return SAM2Options(args.sam2_model, args.sam2_checkpoint, args.sam2_config, settings)
 
 
+def sam3_settings_from_args(args) -> "sam3seg.SAM3Settings":
+    with flag_errors(SAM3_FLAGS):
+        return sam3seg.SAM3Settings(threshold=args.sam3_threshold, mask_threshold=args.sam3_mask_threshold,
+                                    max_side=args.sam3_max_side)
+
+
 def model_options_from_args(args) -> ModelOptions:
+    """The models of any command line; flags a command lacks (no CLIP flags for SAM 3) keep their defaults."""
     layers = getattr(args, "feature_layers", None)
+    clip_weights = getattr(args, "clip_weights", None)
+    model = getattr(args, "model", default(ModelOptions, "model"))
     if layers is not None:
         with flag_errors():
-            layers = sclip.check_feature_layers(layers, None if args.clip_weights else args.model)
+            layers = sclip.check_feature_layers(layers, None if clip_weights else model)
+    cache_dir = getattr(args, "cache_dir", None)
     return ModelOptions(
-        model=args.model,
-        clip_weights=args.clip_weights,
+        model=model,
+        clip_weights=clip_weights,
         device=args.device,
         precision=args.precision,
         feature_layers=tuple(layers) if layers else None,
-        cache_dir=None if args.cache_dir is None else str(args.cache_dir),
-        no_cache=args.no_cache,
-        sam2=sam2_options_from_args(args),
+        cache_dir=None if cache_dir is None else str(cache_dir),
+        no_cache=getattr(args, "no_cache", False),
+        sam2=sam2_options_from_args(args) if hasattr(args, "sam2_model") else SAM2Options(),
+        sam3=SAM3Options(args.sam3_model, sam3_settings_from_args(args)) if hasattr(args, "sam3_model")
+        else SAM3Options(),
         inpainter=getattr(args, "inpainter", "diffusion"),
         inpaint_model=getattr(args, "inpaint_model", None),
     )
@@ -390,7 +445,7 @@ def run_options_from_args(args, approach: str) -> RunOptions:
         raise UsageError(f"--mode {args.mode} needs --edit TEXT describing what to paint")
     if args.inpainter == "opencv" and args.mode in ("replace", "style"):
         raise UsageError(f"--inpainter opencv can only remove; use --inpainter diffusion for --mode {args.mode}")
-    if args.sam2_config and not args.sam2_checkpoint:
+    if getattr(args, "sam2_config", None) and not args.sam2_checkpoint:
         raise UsageError("--sam2-config only applies together with --sam2-checkpoint FILE")
     preset = getattr(args, "preset", None)
     if preset and args.vocabulary:
@@ -423,6 +478,7 @@ def run_options_from_args(args, approach: str) -> RunOptions:
         sclip=sclip_settings_from_args(args, preset) if approach == "sclip" else None,
         refine=refine_options if approach == "sclip" else RefineOptions(enabled=False),
         top_k=getattr(args, "top_k", default(RunOptions, "top_k")),
+        sam3=sam3_settings_from_args(args) if approach == "sam3" else None,
         inpaint=inpaint_settings,
         outputs=OutputOptions(
             visualize=args.visualize,
@@ -459,6 +515,7 @@ def segmenter_from_options(models: ModelOptions, progress: bool):
         feature_layers=models.feature_layers,
         cache_dir=None if models.no_cache else (models.cache_dir or sclip.default_cache_dir()),
         sam2=models.sam2,
+        sam3=models.sam3,
         progress=progress,
     )
 
@@ -523,6 +580,11 @@ def main_sclip(argv: Sequence[str] | None = None, prog: str | None = None) -> in
 def main_proposals(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Console script ``sam2clip-segment`` (and ``main.py``)."""
     return main(argv, "proposals", prog)
+
+
+def main_sam3(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Console script ``sam3-segment`` (and ``main_sam3.py``)."""
+    return main(argv, "sam3", prog)
 
 
 def _run(args, approach: str) -> int:
@@ -592,6 +654,10 @@ def build_runner(args, approach: str, output: Path, progress: bool):
 def _load_models(models: ModelOptions, options: RunOptions, progress: bool):
     """Every model the run needs, before the first image, so a missing one fails at once."""
     segmenter = segmenter_from_options(models, progress)
+    if options.approach == "sam3":
+        segmenter.sam3_segmenter
+    else:
+        segmenter.sclip
     if options.needs_sam2:
         segmenter.mask_source
     if options.mode != "segment":
@@ -616,6 +682,8 @@ class WeightsError(ToolError):
 
 def _not_found_advice(options: RunOptions) -> str:
     words = "try other words for the prompt, and check that the object is really in the image"
+    if options.approach == "sam3":
+        return f"{words}; a lower --sam3-threshold keeps less certain instances"
     if options.preset:
         return words
     return f"add related classes so CLIP can tell them apart (e.g. --vocabulary car road building sky), {words}"

@@ -15,6 +15,7 @@ from .cli import (
     add_console_arguments,
     add_model_arguments,
     add_sam2_arguments,
+    add_sam3_arguments,
     add_sclip_arguments,
     console_logging,
     run_guarded,
@@ -25,7 +26,8 @@ from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, UsageError
 from .evaluation import DATASETS, evaluate, format_table, open_dataset, write_metrics
 from .images import load_image
 
-METHODS = ("sclip", "sclip+sam2", "proposals")
+METHODS = ("sclip", "sclip+sam2", "proposals", "sam3")
+SAM2_METHODS = ("sclip+sam2", "proposals")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(parser)
     add_sclip_arguments(parser, with_preset=False)
     add_sam2_arguments(parser.add_argument_group("SAM2 (sclip+sam2 and proposals)"))
+    add_sam3_arguments(parser)
     add_console_arguments(parser)
     return parser
 
@@ -82,8 +85,13 @@ def _run(args) -> int:
     output = files.prepare_output_dir(args.output)
     progress = not args.quiet and sys.stderr.isatty()
     segmenter = segmenter_from_args(args, progress)
-    if args.method != "sclip":
-        segmenter.mask_source  # load SAM2 before the first image, so a missing checkpoint fails at once
+    # every model loads before the first image, so missing weights fail at once
+    if args.method == "sam3":
+        segmenter.sam3_segmenter
+    else:
+        segmenter.sclip
+    if args.method in SAM2_METHODS:
+        segmenter.mask_source
 
     def predict(image):
         return segmenter.predict_labels(image, vocabulary, settings, args.method)
@@ -96,11 +104,14 @@ def _run(args) -> int:
         "dataset": args.dataset,
         "data_root": str(args.data_root),
         "method": args.method,
-        "model": segmenter.describe(),
-        "sclip": settings.to_json(),
-        "sam2": None if args.method == "sclip" else {
+        "model": segmenter.describe(("sam3",) if args.method == "sam3" else ("clip",)),
+        "sclip": None if args.method == "sam3" else settings.to_json(),
+        "sam2": None if args.method not in SAM2_METHODS else {
             "model": args.sam2_checkpoint or args.sam2_model,
             "points_per_side": segmenter.mask_source.settings.points_per_side,
+        },
+        "sam3": None if args.method != "sam3" else {
+            "model": segmenter.sam3_options.model, **segmenter.sam3_options.settings.to_json(),
         },
         "limit": args.limit,
     }

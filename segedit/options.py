@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import refine
+import sam3seg
 import sclip
 
 from .errors import UsageError
@@ -20,7 +21,9 @@ from .errors import UsageError
 if TYPE_CHECKING:
     import inpaint
 
-APPROACHES = ("sclip", "proposals")
+APPROACHES = ("sclip", "proposals", "sam3")
+# Approaches whose targets are lists of instances (written to instances.json), not one dense mask.
+INSTANCE_APPROACHES = ("proposals", "sam3")
 EDIT_MODES = ("remove", "replace", "style")
 MODES = ("segment",) + EDIT_MODES
 INPAINTERS = ("diffusion", "opencv")
@@ -37,6 +40,14 @@ class SAM2Options:
 
 
 @dataclass(frozen=True)
+class SAM3Options:
+    """Which SAM 3 to load (hub id or local save_pretrained folder) and its default settings."""
+
+    model: str = sam3seg.DEFAULT_SAM3_MODEL
+    settings: sam3seg.SAM3Settings = field(default_factory=sam3seg.SAM3Settings)
+
+
+@dataclass(frozen=True)
 class ModelOptions:
     """Which models a run loads, from where, on which device and in which precision."""
 
@@ -48,6 +59,7 @@ class ModelOptions:
     cache_dir: str | None = None  # text-embedding cache; None = the user cache folder
     no_cache: bool = False
     sam2: SAM2Options = field(default_factory=SAM2Options)
+    sam3: SAM3Options = field(default_factory=SAM3Options)
     inpainter: str = "diffusion"
     inpaint_model: str | None = None
 
@@ -87,12 +99,22 @@ class RunOptions:
     sclip: "sclip.SCLIPSettings | None" = None
     refine: RefineOptions = field(default_factory=RefineOptions)
     top_k: int = 5
+    sam3: "sam3seg.SAM3Settings | None" = None
     inpaint: "inpaint.InpaintSettings | None" = None
     outputs: OutputOptions = field(default_factory=OutputOptions)
 
     @property
     def needs_sam2(self) -> bool:
+        if self.approach == "sam3":
+            return False
         return self.approach == "proposals" or self.refine.enabled or self.refine.all_classes
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The models this run may use, whose identity decides its results."""
+        if self.approach == "sam3":
+            return ("sam3", "inpaint")
+        return ("clip", "sam2", "inpaint")
 
     def to_json(self) -> dict[str, Any]:
         """The resolved settings, as result.json records them."""

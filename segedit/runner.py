@@ -156,7 +156,7 @@ class Runner:
         self.settings = options.to_json()
         models = models or ModelOptions()
         self.inpainter = (models.inpainter, models.inpaint_model)
-        self.identity = {"models": segmenter.describe(("clip", "sam2", "sam3", "inpaint")), "inpainter": self.inpainter}
+        self.identity = {"models": segmenter.describe(options.stages), "inpainter": self.inpainter}
         # built once, so its warnings (merged repeats, shared names) come once per run, not once per image
         self.vocabulary = sclip.build_vocabulary(options.prompts, options.vocabulary, options.preset).vocabulary
 
@@ -269,7 +269,11 @@ class Runner:
         if scaled_size(height, width, max_side) != (height, width):
             small_height, small_width = scaled_size(height, width, max_side)
             notes.append(f"processed at {small_width}x{small_height} (--max-side {max_side})")
-        stages = ["clip"] + (["sam2"] if "sam2" in result.timings else []) + (["inpaint"] if edits else [])
+        if options.approach == "sam3":
+            stages = ["sam3"]
+        else:
+            stages = ["clip"] + (["sam2"] if "sam2" in result.timings else [])
+        stages += ["inpaint"] if edits else []
         record = {
             "complete": False,
             "tool_version": self.version,
@@ -290,6 +294,9 @@ class Runner:
         """The approach's SegmentationResult for one image, at the image's size."""
         options = self.options
         max_side = options.outputs.max_side
+        if options.approach == "sam3":
+            return self.segmenter.concept(rgb, options.prompts, self.vocabulary, image_key=key, max_side=max_side,
+                                          settings=options.sam3)
         if options.approach == "proposals":
             return self.segmenter.propose(rgb, options.prompts, self.vocabulary, options.top_k,
                                           image_key=key, max_side=max_side)

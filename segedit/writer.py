@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from . import files
-from .options import RunOptions
+from .options import INSTANCE_APPROACHES, RunOptions
 
 
 def target_folders(prompts: Sequence[str]) -> dict[str, str]:
@@ -68,7 +68,7 @@ class ResultWriter:
             files.save_mask(target.mask, target_dir / "mask.png")
             info = target.to_json()
             info["folder"] = folder
-            if result.approach == "proposals":
+            if result.approach in INSTANCE_APPROACHES:
                 self._write_instances(target, original, target_dir)
             elif visualize:
                 files.save_image(viz.overlay_mask(original, target.sclip_mask, (255, 0, 0)),
@@ -107,7 +107,8 @@ class ResultWriter:
                 np.zeros((0, *original.shape[:2]), dtype=bool))
             files.save_image(viz.instance_overlay(original, stack, [i.score for i in target.instances]),
                              target_dir / "segmentation.png")
-            files.save_image(viz.heatmap(target.similarity, original), target_dir / "similarity_map.png")
+            if target.similarity is not None:  # SAM 3 scores instances, not pixels
+                files.save_image(viz.heatmap(target.similarity, original), target_dir / "similarity_map.png")
 
     def _write_edit(self, edit, original: np.ndarray, mask: np.ndarray, target_dir: Path) -> dict:
         import viz

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))  # tiny model builders (tiny_clip.py, tiny_sam2.py, tiny_inpaint.py)
+sys.path.insert(0, str(TESTS))  # tiny model builders (tiny_clip.py, tiny_sam2.py, tiny_sam3.py, tiny_inpaint.py)
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +54,11 @@ def tiny_inpaint_model(tmp_path_factory) -> str:
     from tiny_inpaint import build_tiny_inpaint_pipeline
 
     return build_tiny_inpaint_pipeline(tmp_path_factory.mktemp("tiny_inpaint"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sam3_dir(tmp_path_factory) -> str:
+    """A tiny random SAM 3 save_pretrained folder (model and processor), built once per session."""
+    from tiny_sam3 import build_tiny_sam3
+
+    return build_tiny_sam3(tmp_path_factory.mktemp("tiny_sam3"))

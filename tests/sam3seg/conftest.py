@@ -1,16 +1,9 @@
-"""One tiny random SAM 3 folder per test session, loaded once through the folder path, and a real photo."""
+"""The tiny random SAM 3 loaded once from its folder (tests/conftest.py builds it), and a real photo."""
 
 import pytest
 from skimage import data
 
 from sam3seg import SAM3Segmenter, SAM3Settings
-
-
-@pytest.fixture(scope="session")
-def tiny_sam3_dir(tmp_path_factory) -> str:
-    from tiny_sam3 import build_tiny_sam3
-
-    return build_tiny_sam3(tmp_path_factory.mktemp("tiny_sam3"))
 
 
 @pytest.fixture(scope="session")
