@@ -122,3 +122,34 @@ def evaluate(
         dataset.spec.name, report.images, report.reused, len(report.failed), report.metrics.mean_iou,
     )
     return report
+
+
+def _check_prediction(sample: Sample, prediction: np.ndarray, label_shape: tuple[int, ...]) -> None:
+    if prediction.shape != label_shape:
+        raise ValueError(
+            f"{sample.stem}: prediction has shape {prediction.shape}, label has {label_shape} "
+            "(predict must return one class index per pixel of the upright image)"
+        )
+    if not np.issubdtype(prediction.dtype, np.integer):
+        raise ValueError(f"{sample.stem}: prediction must hold integer class indices, got dtype {prediction.dtype}")
+
+
+def _read_saved_prediction(path: Path, label_shape: tuple[int, ...]) -> np.ndarray:
+    with Image.open(path) as image:
+        if image.mode not in ("P", "L"):
+            raise ValueError(
+                f"saved prediction {path} is a {image.mode} image, not class indices; delete it to predict again"
+            )
+        prediction = np.array(image)
+    if prediction.shape != label_shape:
+        raise ValueError(
+            f"saved prediction {path} has shape {prediction.shape} but the label has {label_shape} "
+            "(left over from another dataset?); delete it to predict again"
+        )
+    return prediction
+
+
+def _png_bytes(prediction: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    labels_to_palette_image(prediction).save(buffer, format="PNG")
+    return buffer.getvalue()
