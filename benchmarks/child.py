@@ -5,6 +5,7 @@ one JSON line last, which becomes the stage's metrics.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -15,6 +16,26 @@ from pathlib import Path
 import torch
 
 CHILD_TIMEOUT_S = 1800
+
+
+def child_arguments(ctx) -> list[str]:
+    """The run's settings as a child's flags (see ``child_parser``)."""
+    return [
+        "--model", ctx.model, "--device", str(ctx.device), "--precision", ctx.precision, "--seed", str(ctx.seed),
+        "--repeat", str(ctx.repeat), "--max-seconds", str(ctx.max_seconds),
+    ]
+
+
+def child_parser(description: str) -> argparse.ArgumentParser:
+    """The flags every child takes: the benchmark run's model, device, precision, seed and repeat policy."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--max-seconds", type=float, default=20.0)
+    return parser
 
 
 def run_child(module: str, arguments: list[str], timeout_s: float = CHILD_TIMEOUT_S) -> dict:

@@ -7,7 +7,6 @@ equals the whole-image computation.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -30,7 +29,9 @@ from sclip.text import TEMPLATES, TextClassifier
 from sclip import preset_settings
 from segedit.devices import Precision, resolve_device
 
-from .child import process_peak_rss_mb, proc_status_mb, reset_peak_rss, run_child, total_memory_mb
+from .child import (
+    child_arguments, child_parser, process_peak_rss_mb, proc_status_mb, reset_peak_rss, run_child, total_memory_mb,
+)
 from .context import BenchContext, StageResult, Target
 from .models import build_clip, photo
 
@@ -49,8 +50,7 @@ TARGETS = (
 def run(ctx: BenchContext) -> StageResult:
     stage = StageResult("memory")
     logger.info("memory: %s on a %dx%d photo in a separate process", PRESET, *PHOTO_SIZE)
-    arguments = ["--model", ctx.model, "--device", str(ctx.device), "--precision", ctx.precision, "--seed", str(ctx.seed)]
-    stage.metrics.update(run_child(__name__, arguments))
+    stage.metrics.update(run_child(__name__, child_arguments(ctx)))
     stage.metrics.update(tiled_postprocess_check())
     stage.targets.extend(TARGETS)
     stage.notes.append(
@@ -126,11 +126,7 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, seed: int) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = child_parser(__doc__)
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     result = measure(args.model, device, Precision.resolve(args.precision, device).clip, args.seed)

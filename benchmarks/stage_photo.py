@@ -14,7 +14,6 @@ covers the heaviest refinement ``segment`` does.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import tempfile
@@ -28,7 +27,9 @@ import refine
 from segedit import Segmenter
 from segedit.options import SAM2Options
 
-from .child import process_peak_rss_mb, proc_status_mb, reset_peak_rss, run_child, total_memory_mb
+from .child import (
+    child_arguments, child_parser, process_peak_rss_mb, proc_status_mb, reset_peak_rss, run_child, total_memory_mb,
+)
 from .context import BenchContext, StageResult, Target
 from .models import SAM2_CONFIG, alternating, build_clip, build_sam2, photo
 from .timing import Timing, time_interleaved
@@ -47,11 +48,7 @@ TARGETS = (
 def run(ctx: BenchContext) -> StageResult:
     stage = StageResult("photo")
     logger.info("photo: segment('%s') on a %dx%d photo vs %d px, in a separate process", PROMPT, *PHOTO_SIZE, SMALL_SIDE)
-    arguments = [
-        "--model", ctx.model, "--device", str(ctx.device), "--precision", ctx.precision, "--seed", str(ctx.seed),
-        "--repeat", str(ctx.repeat), "--max-seconds", str(ctx.max_seconds),
-    ]
-    metrics = run_child(__name__, arguments)
+    metrics = run_child(__name__, child_arguments(ctx))
     for name, record in metrics.pop("timings").items():
         timing = Timing(record["seconds"], record["flops"], record["flops_in_timed_run"])
         stage.timings[name] = (timing, metrics["precision"]["clip"])
@@ -131,13 +128,7 @@ def measure(model: str, device: str, precision: str, seed: int, repeat: int, max
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--max-seconds", type=float, default=20.0)
+    parser = child_parser(__doc__)
     args = parser.parse_args(argv)
     print(json.dumps(measure(args.model, args.device, args.precision, args.seed, args.repeat, args.max_seconds)))
 
