@@ -133,12 +133,12 @@ def run(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> d
     started = time.perf_counter()
     peak_dtypes = [torch.float32, dtype]
     if REDUCED_PRECISION_STAGES & set(args.stages):
-        # bf16 too on GPUs: SAM2 runs under bf16 autocast there. CPUs without bf16 instructions take minutes
-        # over these matmuls, so they are only measured for stages that time reduced precision.
+        # bf16 too on GPUs: SAM2 runs under bf16 autocast there. CPUs without bf16 instructions are slow at
+        # these matmuls, so they are only measured for stages that time reduced precision.
         peak_dtypes += [torch.bfloat16, reduced_precision(device)]
     peak_dtypes = list(dict.fromkeys(peak_dtypes))
     logger.info("measuring the matmul peak (%s)", ", ".join(map(precision_name, peak_dtypes)))
-    peaks = matmul_peak(device, peak_dtypes, PEAK_SIZE.get(device.type, 2048), PEAK_RUNS)
+    peaks = matmul_peak(device, peak_dtypes, PEAK_SIZE.get(device.type, 2048), PEAK_RUNS, args.max_seconds)
     work_dir = Path(tempfile.mkdtemp(prefix="segedit-bench-"))
     try:
         ctx = BenchContext(
