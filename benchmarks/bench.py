@@ -21,7 +21,8 @@ is downloaded. Each measurement runs ``--repeat`` times but stops repeating once
 past ``--max-seconds``; calls that take tens of seconds on a CPU (the full-context text baseline, SAM2's
 default grid, the diffusion networks) therefore run once. Tasks that are compared run round-robin, so ratios
 see the same machine load; only compare ratios, never absolute times across runs of a shared machine.
-The default CPU run (ViT-B-16, 2 cores) takes about 5.5 minutes; ViT-L-14 makes the text and sclip stages ~4x
+The default CPU run (ViT-B-16, 2 cores) takes about 5.5 minutes before the photo stage, which adds two
+segment calls with SAM2's 32x32 grid (minutes each); ViT-L-14 makes the text and sclip stages ~4x
 slower.
 """
 from __future__ import annotations
