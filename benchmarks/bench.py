@@ -12,6 +12,8 @@ Stages (``--stages``, comma-separated, all by default):
 * ``memory``: COCO-Stuff (171 classes) on a 4000x3000 photo in a child process (its peak RSS), and the tiled
   post-processing checked against a whole-image computation.
 * ``sam2``: the automatic mask generator on a 512x512 photo, fast setting (12x12 points) vs default (32x32).
+* ``photo``: ``segedit.Segmenter(...).segment(photo, "person")`` with SAM2 refinement on a 4000x3000 photo
+  against the same photo at 1024 px, in a child process (its peak RSS); models loaded from checkpoint files.
 * ``inpaint``: Stable Diffusion 2 inpainting's networks at 512x512, one call each, extrapolated to an edit.
 * ``ray`` (not by default; needs ``pip install 'sclip-edit[ray]'``): 32 images through ``main_sclip.py`` with
   ``--engine ray`` vs ``--engine local``, and a projection for N workers from the measured stage costs.
@@ -21,7 +23,8 @@ is downloaded. Each measurement runs ``--repeat`` times but stops repeating once
 past ``--max-seconds``; calls that take tens of seconds on a CPU (the full-context text baseline, SAM2's
 default grid, the diffusion networks) therefore run once. Tasks that are compared run round-robin, so ratios
 see the same machine load; only compare ratios, never absolute times across runs of a shared machine.
-The default CPU run (ViT-B-16, 2 cores) takes about 5.5 minutes; ViT-L-14 makes the text and sclip stages ~4x
+The default CPU run (ViT-B-16, 2 cores) takes about 5.5 minutes before the photo stage, which adds two
+segment calls with SAM2's 32x32 grid (minutes each); ViT-L-14 makes the text and sclip stages ~4x
 slower.
 """
 from __future__ import annotations
@@ -42,7 +45,7 @@ import torch
 from segedit.devices import Precision, precision_name, resolve_device
 from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
 
-from . import stage_inpaint, stage_memory, stage_ray, stage_sam2, stage_sclip, stage_text
+from . import stage_inpaint, stage_memory, stage_photo, stage_ray, stage_sam2, stage_sclip, stage_text
 from .context import BenchContext, StageResult, reduced_precision
 from .models import TINY_MODEL, clip_models
 from .timing import matmul_peak
@@ -55,9 +58,11 @@ STAGES = {
     "memory": stage_memory.run,
     "sam2": stage_sam2.run,
     "inpaint": stage_inpaint.run,
+    "photo": stage_photo.run,
     "ray": stage_ray.run,  # needs the ray extra, so only when asked for
 }
 DEFAULT_STAGES = [name for name in STAGES if name != "ray"]
+REDUCED_PRECISION_STAGES = {"sclip", "sam2"}  # they time bf16 on the CPU, or bf16 autocast on CUDA
 PEAK_SIZE = {"cpu": 2048, "cuda": 8192}
 PEAK_RUNS = 10
 
@@ -132,10 +137,14 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> dict:
     """Measure the peak, run the chosen stages, return the report."""
     started = time.perf_counter()
-    # bf16 too on GPUs: SAM2 runs under bf16 autocast there.
-    peak_dtypes = list(dict.fromkeys([torch.float32, torch.bfloat16, reduced_precision(device), dtype]))
+    peak_dtypes = [torch.float32, dtype]
+    if REDUCED_PRECISION_STAGES & set(args.stages):
+        # bf16 too on GPUs: SAM2 runs under bf16 autocast there. CPUs without bf16 instructions are slow at
+        # these matmuls, so they are only measured for stages that time reduced precision.
+        peak_dtypes += [torch.bfloat16, reduced_precision(device)]
+    peak_dtypes = list(dict.fromkeys(peak_dtypes))
     logger.info("measuring the matmul peak (%s)", ", ".join(map(precision_name, peak_dtypes)))
-    peaks = matmul_peak(device, peak_dtypes, PEAK_SIZE.get(device.type, 2048), PEAK_RUNS)
+    peaks = matmul_peak(device, peak_dtypes, PEAK_SIZE.get(device.type, 2048), PEAK_RUNS, args.max_seconds)
     work_dir = Path(tempfile.mkdtemp(prefix="segedit-bench-"))
     try:
         ctx = BenchContext(

@@ -14,11 +14,14 @@ import torch
 
 from inpaint import DEFAULT_STRENGTH, InpaintSettings
 
-from .context import BenchContext, StageResult
+from .context import BenchContext, StageResult, Target
 from .models import build_sd2_inpainting, photo
 
 logger = logging.getLogger(__name__)
 
+# An SD2 edit of 50 steps at 512x512 in fp16 on an H100-class GPU, extrapolated as below.
+GPU_TARGET = Target("inpaint_50_steps_seconds", 1.5, at_least=False)
+GPU_TARGET_STEPS = 50
 PROMPTS = ("a grassy meadow", "")  # prompt and (empty) negative prompt: classifier-free guidance runs both
 
 
@@ -63,8 +66,11 @@ def run(ctx: BenchContext) -> StageResult:
             "inpaint_steps_extrapolated": steps,
             "inpaint_extrapolated_edit_seconds": once + steps * step,
             "inpaint_extrapolation": "text_encoder + vae_encode + steps x unet_guided_step + vae_decode",
+            "inpaint_50_steps_seconds": once + GPU_TARGET_STEPS * step,
         }
     )
+    if ctx.device.type == "cuda":
+        stage.targets.append(GPU_TARGET)
     stage.notes.append(
         f"inpaint: per-network times at {side}x{side}; a {steps}-step edit (the default steps at remove's "
         f"strength) is EXTRAPOLATED as {once:.1f} s + {steps} x {step:.1f} s = {once + steps * step:.0f} s"

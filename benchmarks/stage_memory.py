@@ -7,15 +7,9 @@ equals the whole-image computation.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
-import resource
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,6 +29,9 @@ from sclip.text import TEMPLATES, TextClassifier
 from sclip import preset_settings
 from segedit.devices import Precision, resolve_device
 
+from .child import (
+    child_arguments, child_parser, process_peak_rss_mb, proc_status_mb, reset_peak_rss, run_child, total_memory_mb,
+)
 from .context import BenchContext, StageResult, Target
 from .models import build_clip, photo
 
@@ -42,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 PRESET = "coco_stuff"  # 171 classes at short side 448
 PHOTO_SIZE = (4000, 3000)
-CHILD_TIMEOUT_S = 1800
 TARGETS = (
     Target("peak_rss_mb", 24 * 1024, at_least=False),  # the 24 GiB machine the issue names
     # Probabilities: the band and whole-image upsampling agree to ~1e-6 in the logits (float32 rounding of
@@ -54,19 +50,7 @@ TARGETS = (
 def run(ctx: BenchContext) -> StageResult:
     stage = StageResult("memory")
     logger.info("memory: %s on a %dx%d photo in a separate process", PRESET, *PHOTO_SIZE)
-    command = [
-        sys.executable, "-m", __name__, "--model", ctx.model, "--device", str(ctx.device),
-        "--precision", ctx.precision, "--seed", str(ctx.seed),
-    ]
-    env = dict(os.environ)
-    # The child must import this very package, wherever it was run from, with this process's thread count.
-    package_root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    env["OMP_NUM_THREADS"] = str(torch.get_num_threads())
-    child = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S)
-    if child.returncode != 0:
-        raise RuntimeError(f"memory child process failed ({child.returncode}): {child.stderr.strip()[-2000:]}")
-    stage.metrics.update(json.loads(child.stdout.strip().splitlines()[-1]))
+    stage.metrics.update(run_child(__name__, child_arguments(ctx)))
     stage.metrics.update(tiled_postprocess_check())
     stage.targets.extend(TARGETS)
     stage.notes.append(
@@ -106,31 +90,6 @@ def tiled_postprocess_check(height: int = 600, width: int = 800, band_rows: int 
     }
 
 
-def _process_peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
-
-
-def _proc_status_mb(field: str) -> float | None:
-    """A memory line of Linux's /proc/self/status (VmRSS: now, VmHWM: peak) in MB; None elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 2**10
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Restart Linux's peak-RSS counter so that it covers what follows only; False where that is impossible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return _proc_status_mb("VmHWM") is not None
-
-
 def measure(model: str, device: torch.device, dtype: torch.dtype, seed: int) -> dict:
     """Segment the large photo once; its time, and the resident memory before and at peak."""
     clip = build_clip(model, device, dtype, seed)
@@ -142,8 +101,8 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, seed: int) -> 
     image = photo("astronaut", *PHOTO_SIZE)
     # Building the model peaks higher than segmenting on some setups; the counter is restarted so that the
     # peak is the segmentation's (the process as a whole, model included, while it runs).
-    scoped = _reset_peak_rss()
-    before = _proc_status_mb("VmRSS")
+    scoped = reset_peak_rss()
+    before = proc_status_mb("VmRSS")
     start = time.perf_counter()
     prediction = segmenter.predict(image, vocabulary, settings)
     seconds = time.perf_counter() - start
@@ -156,29 +115,18 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, seed: int) -> 
         "predict_seconds": seconds,
         "predict_timings": prediction.timings,
         "rss_before_predict_mb": before,
-        "peak_rss_mb": _proc_status_mb("VmHWM") if scoped else _process_peak_rss_mb(),
+        "peak_rss_mb": proc_status_mb("VmHWM") if scoped else process_peak_rss_mb(),
         "peak_rss_scope": "during predict" if scoped else "whole child process",
-        "process_peak_rss_mb": _process_peak_rss_mb(),
-        "memory_total_mb": _total_memory_mb(),
+        "process_peak_rss_mb": process_peak_rss_mb(),
+        "memory_total_mb": total_memory_mb(),
     }
     if device.type == "cuda":
         result["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return result
 
 
-def _total_memory_mb() -> float | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    except (ValueError, OSError, AttributeError):  # not every platform names these
-        return None
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = child_parser(__doc__)
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     result = measure(args.model, device, Precision.resolve(args.precision, device).clip, args.seed)

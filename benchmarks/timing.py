@@ -123,8 +123,14 @@ def time_interleaved(
     return timings
 
 
-def matmul_peak(device: torch.device, dtypes: Sequence[torch.dtype], size: int, runs: int) -> dict[str, dict]:
-    """Best and median rate of a ``size``² matmul per dtype: the machine's attainable peak during this run."""
+def matmul_peak(
+    device: torch.device, dtypes: Sequence[torch.dtype], size: int, runs: int, max_seconds: float
+) -> dict[str, dict]:
+    """Best and median rate of a ``size``² matmul per dtype: the machine's attainable peak during this run.
+
+    ``max_seconds`` bounds each dtype's runs as in ``time_interleaved``: a CPU without bf16 instructions
+    takes tens of seconds over one bf16 matmul.
+    """
     peaks = {}
     flops = 2 * size**3
     with torch.inference_mode():
@@ -132,7 +138,7 @@ def matmul_peak(device: torch.device, dtypes: Sequence[torch.dtype], size: int, 
             a = torch.randn(size, size, device=device).to(dtype)
             b = torch.randn(size, size, device=device).to(dtype)
             task = functools.partial(torch.matmul, a, b)
-            timing = time_interleaved({"matmul": task}, device, repeat=runs, max_seconds=float("inf"))["matmul"]
+            timing = time_interleaved({"matmul": task}, device, repeat=runs, max_seconds=max_seconds)["matmul"]
             peaks[precision_name(dtype)] = {
                 "size": size,
                 "runs": len(timing.seconds),

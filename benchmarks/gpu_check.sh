@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The GPU check: the tests marked `cuda`, then the GPU benchmarks against their targets, in under 8 minutes
+# on one GPU.
+#
+# Needs a checkout where `bash scripts/install.sh test` was run, and one CUDA GPU. Nothing is downloaded
+# (HF_HUB_OFFLINE=1): the tests use tiny random models, the benchmarks random weights of the real ones.
+#
+#   bash benchmarks/gpu_check.sh
+#
+# Writes benchmarks/results/gpu-vit-b16.{txt,json} (SAM2 stage incl. the segment pipeline per image, SD2
+# inpainting) and gpu-vit-l14.{txt,json} (SAM2 stage), then prints pass/fail per target.
+# Exit status: 0 all passed; 1 a cuda test failed; 2 a benchmark failed or ran out of time; 3 a target was
+# missed; 4 no CUDA device (the tests skip, nothing is measured).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+PYTHON=${PYTHON:-python}
+RESULTS=benchmarks/results
+TEST_TIMEOUT_S=120
+BENCH_B16_TIMEOUT_S=210
+BENCH_L14_TIMEOUT_S=120
+status=0
+
+echo "== cuda tests (timeout ${TEST_TIMEOUT_S} s)"
+timeout --kill-after=10 "$TEST_TIMEOUT_S" "$PYTHON" -m pytest tests/test_cuda.py -m cuda -q -rs -p no:cacheprovider
+tests=$?
+if [ "$tests" -ne 0 ]; then
+  echo "FAIL: cuda tests (exit $tests$([ "$tests" -eq 124 ] && echo ', timed out'))"
+  status=1
+fi
+
+if ! "$PYTHON" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  echo "no CUDA device: the cuda tests skipped and no benchmark ran"
+  [ "$status" -ne 0 ] && exit "$status"
+  exit 4
+fi
+
+# bench MODEL STAGES TIMEOUT NAME: one benchmark run, its report in $RESULTS/NAME.txt and .json.
+bench() {
+  local model=$1 stages=$2 limit=$3 name=$4
+  echo "== benchmark $model: $stages (timeout $limit s) -> $RESULTS/$name.txt"
+  rm -f "$RESULTS/$name.json"
+  timeout --kill-after=10 "$limit" "$PYTHON" -m benchmarks.bench --device cuda --model "$model" \
+    --stages "$stages" --json "$RESULTS/$name.json" > "$RESULTS/$name.txt"
+  local code=$?
+  if [ "$code" -ne 0 ]; then
+    echo "FAIL: benchmark $model (exit $code$([ "$code" -eq 124 ] && echo ', timed out'))"
+    status=2
+  fi
+}
+bench ViT-B-16 sam2,inpaint "$BENCH_B16_TIMEOUT_S" gpu-vit-b16
+bench ViT-L-14 sam2 "$BENCH_L14_TIMEOUT_S" gpu-vit-l14
+
+echo "== targets"
+"$PYTHON" - "$RESULTS/gpu-vit-b16.json" "$RESULTS/gpu-vit-l14.json" <<'PY'
+import json, sys
+from pathlib import Path
+
+# (report, target key): the GPU targets this check stands for; the others are printed for information.
+required = {
+    ("gpu-vit-b16", "segment_pipeline_seconds"), ("gpu-vit-l14", "segment_pipeline_seconds"),
+    ("gpu-vit-b16", "inpaint_50_steps_seconds"),
+}
+missed = False
+for path in map(Path, sys.argv[1:]):
+    if not path.is_file():
+        print(f"FAIL {path.stem}: no report")
+        missed = True
+        continue
+    report = json.loads(path.read_text())
+    for key, target in report["targets"].items():
+        needed = (path.stem, key) in required
+        verdict = "PASS" if target["met"] else ("FAIL" if needed else "miss")
+        note = "" if needed else ", informational"
+        print(f"{verdict:<5} {path.stem} {key} = {target['value']:.4g} (target {target['rule']}{note})")
+        missed |= needed and not target["met"]
+    for name in {key for stem, key in required if stem == path.stem} - set(report["targets"]):
+        print(f"FAIL {path.stem} {name}: not measured")
+        missed = True
+sys.exit(3 if missed else 0)
+PY
+targets=$?
+if [ "$targets" -ne 0 ] && [ "$status" -eq 0 ]; then
+  status=3
+fi
+echo "gpu check: $([ "$status" -eq 0 ] && echo passed || echo "FAILED (exit $status)")"
+exit "$status"
