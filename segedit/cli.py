@@ -182,7 +182,7 @@ def add_sam2_arguments(stage2) -> None:
     stage2.add_argument("--sam-stability-thresh", type=_finite, metavar="X",
                         help=_help("keep masks at least this stable", default(generator, "stability_score_thresh")))
     stage2.add_argument("--sam-points-per-batch", type=_positive_int, metavar="N",
-                        help="points per SAM2 batch (default: 64 on CPU, 256 on CUDA)")
+                        help="points per SAM2 batch (default: 16 on CPU, 256 on CUDA)")
     if "sam_max_side" in generator.__dataclass_fields__:
         stage2.add_argument("--sam-max-side", type=_positive_int, metavar="N",
                             help=_help("SAM2 runs on a copy with at most this long side; its masks are brought "

@@ -157,7 +157,7 @@ def test_large_photo_is_shrunk_for_sam2_and_the_clean_up_area_with_it(tiny_sam2,
 
 
 def test_points_per_batch_follows_the_device(tiny_sam2):
-    assert SAM2MaskSource(tiny_sam2, PERMISSIVE).settings.points_per_batch == 64
+    assert SAM2MaskSource(tiny_sam2, PERMISSIVE).settings.points_per_batch == 16
     assert SAM2MaskSource(tiny_sam2, MaskGeneratorSettings(points_per_batch=8)).settings.points_per_batch == 8
 
 
