@@ -332,12 +332,17 @@ def build_parser(approach: str, prog: str | None = None) -> argparse.ArgumentPar
     add_model_arguments(parser, clip=approach != "sam3")
     if approach == "sam3":
         add_sam3_arguments(parser)
-        add_edit_arguments(parser)
-        add_console_arguments(parser)
-        return parser
+    else:
+        _add_sclip_and_sam2_arguments(parser, is_sclip)
+    add_edit_arguments(parser)
+    add_engine_arguments(parser)
+    add_console_arguments(parser)
+    return parser
+
+
+def _add_sclip_and_sam2_arguments(parser: argparse.ArgumentParser, is_sclip: bool) -> None:
     if is_sclip:
         add_sclip_arguments(parser, with_preset=True)
-
     stage2 = parser.add_argument_group("SAM2 (stage 2)")
     if is_sclip:
         add_refinement_toggle(stage2)
@@ -350,10 +355,6 @@ def build_parser(approach: str, prog: str | None = None) -> argparse.ArgumentPar
         stage2.add_argument("--top-k", type=_positive_int, metavar="N", default=default(RunOptions, "top_k"),
                             help=_help("keep at most this many instances per prompt", default(RunOptions, "top_k")))
     add_sam2_arguments(stage2)
-    add_edit_arguments(parser)
-    add_engine_arguments(parser)
-    add_console_arguments(parser)
-    return parser
 
 
 # ---- from flags to settings objects --------------------------------------------------------------

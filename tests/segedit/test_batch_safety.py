@@ -143,13 +143,13 @@ def test_json_is_strict_with_non_finite_numbers_as_null(tmp_path):
 def test_atomic_writes_leave_the_process_umask_alone(tmp_path):
     # a fresh interpreter, so that nothing has read the umask before
     script = (
-        "import importlib.util, os, sys\n"
-        f"spec = importlib.util.spec_from_file_location('files', {files.__file__!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "import os\n"
         "def no_umask(mask): raise AssertionError('os.umask changes the mask of every thread')\n"
         "os.umask = no_umask\n"
-        f"module.save_text('a', {str(tmp_path / 'first.txt')!r})\n"
+        "from segedit import files\n"
+        f"files.save_text('a', {str(tmp_path / 'first.txt')!r})\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    repo = Path(files.__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=repo)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "first.txt").read_text() == "a"
