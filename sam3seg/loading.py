@@ -120,7 +120,7 @@ def _load_error(model: str, local: bool, error: BaseException) -> SAM3ModelNotFo
         return SAM3ModelNotFoundError(
             model,
             f"SAM 3 model {model!r} is gated: accept its licence on the model page and log in with "
-            "`huggingface-cli login` (or set HF_TOKEN)",
+            "`hf auth login` (or set HF_TOKEN)",
             reason="gated",
         )
     if any(isinstance(cause, LocalEntryNotFoundError) for cause in causes):

@@ -2,9 +2,13 @@
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """CLIP weights could not be found locally or fetched from the hub."""
+    """CLIP weights could not be found locally or fetched from the hub; ``model`` is what was asked for."""
 
     exit_code = 1
+
+    def __init__(self, model: str, message: str):
+        super().__init__(message)
+        self.model = model
 
 
 class SCLIPSettingsError(ValueError):

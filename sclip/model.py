@@ -53,10 +53,7 @@ def load_clip(
     if weights is not None:
         path = os.fspath(weights)
         if not os.path.isfile(path):
-            raise WeightsNotFoundError(
-                f"CLIP weights file not found: {path} (pass an OpenAI-format checkpoint with "
-                f"--clip-weights FILE, or omit it to download '{model_name}' ({PRETRAINED_TAG}) once with network access)"
-            )
+            raise WeightsNotFoundError(path, f"CLIP weights file not found: {path}")
         try:
             with warnings.catch_warnings():
                 # open_clip first tries torch.jit.load, deprecated in recent torch; irrelevant to users
@@ -67,7 +64,7 @@ def load_clip(
             if "weights_only" in detail:  # torch's advice to unpickle an untrusted file must not reach users
                 detail = "neither a TorchScript archive nor a plain state dict"
             raise WeightsNotFoundError(
-                f"{path} is not an OpenAI-format CLIP checkpoint ({type(exc).__name__}: {detail[:200]})"
+                path, f"{path} is not an OpenAI-format CLIP checkpoint ({type(exc).__name__}: {detail[:200]})"
             ) from exc
         stat = os.stat(path)
         weights_id = f"file:{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
@@ -83,8 +80,8 @@ def load_clip(
                 )
         except Exception as exc:  # hub / network failures surface as many different exception types
             raise WeightsNotFoundError(
-                f"could not load CLIP '{model_name}' weights (pretrained='{PRETRAINED_TAG}') from the hub cache or network "
-                f"({type(exc).__name__}); connect once to download them, or pass --clip-weights FILE"
+                model_name, f"could not load CLIP '{model_name}' weights (pretrained='{PRETRAINED_TAG}') from the hub "
+                f"cache or network ({type(exc).__name__})"
             ) from exc
         weights_id = f"open_clip:{model_name}:{PRETRAINED_TAG}"
         name = model_name

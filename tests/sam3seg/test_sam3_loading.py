@@ -100,4 +100,4 @@ def test_gated_hub_repository(monkeypatch):
     monkeypatch.setattr(Sam3Model, "from_pretrained", refuse)
     error = _one_line_error("facebook/sam3")
     assert error.reason == "gated"
-    assert "licence" in str(error) and "huggingface-cli login" in str(error) and "HF_TOKEN" in str(error)
+    assert "licence" in str(error) and "hf auth login" in str(error) and "HF_TOKEN" in str(error)
