@@ -591,7 +591,6 @@ def main_sam3(argv: Sequence[str] | None = None, prog: str | None = None) -> int
 def _run(args, approach: str) -> int:
     from . import files
     from .devices import Precision, resolve_device
-    from .hub import prepare_hub, quiet_hub
     from .images import collect_inputs, read_list_file
     from .outputs import OutputLock, remove_partial_files
     from .runner import Runner
@@ -614,14 +613,7 @@ def _run(args, approach: str) -> int:
         files.check_output_dir(args.export_coco.parent, option="--export-coco")
 
     progress = not args.quiet and sys.stderr.isatty()
-    hub = prepare_hub()
-    try:
-        with quiet_hub():
-            segmenter = _load_models(models, options, progress)
-    except Exception as exc:
-        if exit_code_of(exc) == EXIT_FAILED and getattr(exc, "model", None) is not None:
-            raise WeightsError(exc, hub) from exc
-        raise
+    segmenter = _load_models(models, options, progress)
     output = files.prepare_output_dir(args.output)
     if args.export_coco is not None:
         files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
@@ -653,7 +645,24 @@ def build_runner(args, approach: str, output: Path, progress: bool):
 
 
 def _load_models(models: ModelOptions, options: RunOptions, progress: bool):
-    """Every model the run needs, before the first image, so a missing one fails at once."""
+    """Every model the run needs, before the first image, so a missing one fails at once.
+
+    Hub failures come fast (one probe) and quiet, and a missing model's line says where the cache is
+    and which flag gives local weights; the local run and every Ray worker load through here.
+    """
+    from .hub import prepare_hub, quiet_hub
+
+    hub = prepare_hub()
+    try:
+        with quiet_hub():
+            return _load_each(models, options, progress)
+    except Exception as exc:
+        if exit_code_of(exc) == EXIT_FAILED and getattr(exc, "model", None) is not None:
+            raise weights_error(exc, hub) from exc
+        raise
+
+
+def _load_each(models: ModelOptions, options: RunOptions, progress: bool):
     segmenter = segmenter_from_options(models, progress)
     if options.approach == "sam3":
         segmenter.sam3_segmenter
@@ -673,12 +682,14 @@ class WeightsError(ToolError):
 
     exit_code = EXIT_FAILED
 
-    def __init__(self, cause: BaseException, hub):
-        from .hub import weights_hint
 
-        package = type(cause).__module__.split(".")[0]
-        flag = WEIGHTS_FLAGS.get(package, "a local weights flag")
-        super().__init__(f"{first_line(cause)}; {weights_hint(hub, flag)}")
+def weights_error(cause: BaseException, hub) -> WeightsError:
+    from .hub import weights_hint
+
+    package = type(cause).__module__.split(".")[0]
+    flag = WEIGHTS_FLAGS.get(package, "a local weights flag")
+    # built from its message alone, so it pickles back whole from a Ray worker
+    return WeightsError(f"{first_line(cause)}; {weights_hint(hub, flag)}")
 
 
 def _not_found_advice(options: RunOptions) -> str:

@@ -362,7 +362,6 @@ def _rows(dataset, stall_seconds: float, explain: str) -> Iterator[dict]:
 def run_on_ray(args, approach: str, stall_seconds: float = STALL_SECONDS) -> RunSummary:
     from tqdm.auto import tqdm
 
-    from .cli import run_options_from_args
     from .images import read_list_file
 
     listed = read_list_file(args.images_from) if args.images_from else []
@@ -370,7 +369,6 @@ def run_on_ray(args, approach: str, stall_seconds: float = STALL_SECONDS) -> Run
     uris = [spec for spec in specs if is_uri(spec)]
     if uris and len(uris) < len(specs):
         raise UsageError("--image mixes URIs and local paths; give one kind per run (file:// names local files)")
-    run_options_from_args(args, approach)  # bad settings and classes fail here, before a cluster starts
     if uris:
         inputs = collect_uri_inputs(specs, args.recursive)
     else:
