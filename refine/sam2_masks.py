@@ -78,7 +78,9 @@ class SAM2Masks:
     @cached_property
     def working_areas(self) -> np.ndarray:
         """(M,) int64 pixels per mask at the working size."""
-        areas = mask_utils.area(list(self.rles)).astype(np.int64) if self.rles else np.zeros(0, np.int64)
+        # pycocotools sizes a uint8 array by the list's length, which numpy 2 rejects beyond 255 masks
+        chunks = [mask_utils.area(list(self.rles[start : start + 255])) for start in range(0, len(self), 255)]
+        areas = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros(0, np.int64)
         areas.flags.writeable = False
         return areas
 

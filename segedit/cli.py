@@ -635,16 +635,17 @@ def _finish(summary, options: RunOptions, args, output) -> int:
     return summary.exit_code
 
 
-def build_runner(args, approach: str, output: Path, progress: bool):
-    """A Runner with every model the run needs loaded; a Ray worker builds one for itself."""
+def build_runner(args, approach: str, output: Path, progress: bool, stages=("segment", "edit")):
+    """A Runner with the models of ``stages`` loaded; a Ray worker builds one for the part it runs."""
     from .runner import Runner
 
     options = run_options_from_args(args, approach)
     models = model_options_from_args(args)
-    return Runner(_load_models(models, options, progress), options, output, progress, args.verbose, models)
+    segmenter = _load_models(models, options, progress, stages)
+    return Runner(segmenter, options, output, progress, args.verbose, models)
 
 
-def _load_models(models: ModelOptions, options: RunOptions, progress: bool):
+def _load_models(models: ModelOptions, options: RunOptions, progress: bool, stages=("segment", "edit")):
     """Every model the run needs, before the first image, so a missing one fails at once.
 
     Hub failures come fast (one probe) and quiet, and a missing model's line says where the cache is
@@ -655,22 +656,23 @@ def _load_models(models: ModelOptions, options: RunOptions, progress: bool):
     hub = prepare_hub()
     try:
         with quiet_hub():
-            return _load_each(models, options, progress)
+            return _load_each(models, options, progress, stages)
     except Exception as exc:
         if exit_code_of(exc) == EXIT_FAILED and getattr(exc, "model", None) is not None:
             raise weights_error(exc, hub) from exc
         raise
 
 
-def _load_each(models: ModelOptions, options: RunOptions, progress: bool):
+def _load_each(models: ModelOptions, options: RunOptions, progress: bool, stages):
     segmenter = segmenter_from_options(models, progress)
-    if options.approach == "sam3":
-        segmenter.sam3_segmenter
-    else:
-        segmenter.sclip
-    if options.needs_sam2:
-        segmenter.mask_source
-    if options.mode != "segment":
+    if "segment" in stages:
+        if options.approach == "sam3":
+            segmenter.sam3_segmenter
+        else:
+            segmenter.sclip
+        if options.needs_sam2:
+            segmenter.mask_source
+    if "edit" in stages and options.mode != "segment":
         inpainter = segmenter.inpainter(models.inpainter, models.inpaint_model, options.inpaint.low_vram)
         if options.mode not in inpainter.supported_modes:
             raise UsageError(f"--inpainter {models.inpainter} cannot {options.mode}")

@@ -1,13 +1,15 @@
 """``--engine ray``: the batch of ``main_sclip.py`` / ``main.py`` as a Ray Data pipeline.
 
-    input rows --decode (CPU tasks)--> decoded rows --per-image job (actor pool)--> outcome rows --> driver
+    input rows --decode (CPU tasks)--> decoded rows --segment (actor pool)--> outcome rows --> driver
+    edit modes:                           decoded rows --segment (pool)--> masks --edit (pool)--> outcome rows
 
-Each actor builds the local engine's ``Runner`` once (so models load once per actor) and runs its per-image
-job, ``Runner.process``, with its atomic writer: every image's files are those of ``--engine local``.
-Segmentation and editing share that one actor pool, because the job writes the mask and then edits in one
-call; splitting them would split the job the local engine runs.
+Each actor builds the local engine's ``Runner`` once, loading only the models of its part (so models load
+once per actor), and runs its part of the per-image job with the local engine's code: ``Runner.process``
+in segment mode; ``Runner.begin`` (read, segment) and ``Runner.complete`` (edit, write) in edit modes, where
+Stable Diffusion gets a pool of its own and images flow to it as their masks are ready. Every image's
+files are those of ``--engine local``, written atomically by the part that writes, ``result.json`` last.
 
-Only small outcome rows travel back; the driver reads them with ``iter_rows`` as they finish, so Ray Data's
+Only small rows travel back; the driver reads them with ``iter_rows`` as they finish, so Ray Data's
 streaming executor (bounded by the object store) keeps the number of decoded images in flight small
 whatever the batch size. An image that cannot be read becomes a failed row, never a failed job. A worker
 process that dies is restarted by Ray (Ray Data's actor defaults: ``max_restarts=-1``,
@@ -172,10 +174,14 @@ class _Records(logging.Handler):
         self.lines.append((record.name, record.levelno, message))
 
 
-class ImageJob:
-    """One Ray actor: the Runner with its models, called once per decoded image."""
+class _Job:
+    """A Ray actor holding the local engine's ``Runner`` for one part of the per-image job.
 
-    def __init__(self, args, approach: str, output: str, threads: int | None):
+    ``part`` is "all" (segment mode: the whole job), "segment" (read and segment, handing the image on)
+    or "edit" (edit and write what "segment" handed on); each part loads only its own models.
+    """
+
+    def __init__(self, args, approach: str, output: str, threads: int | None, part: str):
         from .cli import PACKAGES, build_runner
 
         if threads:
@@ -188,13 +194,15 @@ class ImageJob:
             package.addHandler(self.records)
             package.setLevel(self.records.level)
             package.propagate = False
+        self.part = part
         self.export = args.export_coco is not None
         self.remote = output if is_uri(output) else None
         # a URI output is written by the local writer into a scratch folder, then copied, result.json last
         local_root = Path(tempfile.mkdtemp(prefix="segedit-ray-")) if self.remote else Path(output)
         self.failure = b""
         try:
-            self.runner = build_runner(args, approach, local_root, progress=False)
+            stages = {"all": ("segment", "edit"), "segment": ("segment",), "edit": ("edit",)}[part]
+            self.runner = build_runner(args, approach, local_root, progress=False, stages=stages)
         except Exception as exc:  # e.g. missing weights: handed to the driver, which fails as the local engine does
             self.failure = _portable(exc)
         self.records.lines.clear()  # model-loading lines stay in the worker's log
@@ -202,26 +210,45 @@ class ImageJob:
     def __call__(self, row: dict) -> dict:
         if self.failure:
             return {"index": row["index"], "failure": self.failure, "outcome": "", "record": "", "logs": "[]",
-                    "pid": os.getpid()}
-        runner = self.runner
+                    "pid": os.getpid(), "analysis": b""}
+        if self.part == "edit":
+            finished = self._edit(row)
+        else:
+            finished = self._segment(row)
+        lines, self.records.lines = self.records.lines, []
+        return {**finished, "logs": json.dumps(json.loads(row.get("logs") or "[]") + lines), "pid": os.getpid()}
+
+    def _segment(self, row: dict) -> dict:
         item = _item(row)
-        local_dir = runner.folder_of(item)
-        if self.remote and runner.options.outputs.skip_existing:
+        local_dir = self.runner.folder_of(item)
+        if self.remote and self.runner.options.outputs.skip_existing:
             self._fetch_result(item, local_dir)
-        outcome = runner.process(item, load=lambda: _decoded(row))
+        load = lambda: _decoded(row)  # noqa: E731
+        if self.part == "all":
+            return self._finished(row["index"], item, self.runner.process(item, load))
+        begun = self.runner.begin(item, load)
+        if self.remote:
+            shutil.rmtree(local_dir, ignore_errors=True)  # the fetched result.json; the edit worker fetches its own
+            self.runner.output.mkdir(exist_ok=True)
+        if isinstance(begun, ImageOutcome):
+            return self._finished(row["index"], item, begun)
+        return {"index": row["index"], "failure": b"", "outcome": "", "record": "",
+                "analysis": pickle.dumps(begun)}
+
+    def _edit(self, row: dict) -> dict:
+        if not row["analysis"]:  # failed or skipped before any editing
+            return row
+        analysis = pickle.loads(row["analysis"])
+        return self._finished(row["index"], analysis.item, self.runner.complete(analysis))
+
+    def _finished(self, index: int, item: InputImage, outcome: ImageOutcome) -> dict:
+        local_dir = self.runner.folder_of(item)
         # the driver rebuilds the COCO export from the records, as the local engine does from its folders
         record = read_record(local_dir) if self.export else None
         if self.remote:
             self._publish(item, local_dir, outcome)
-        lines, self.records.lines = self.records.lines, []
-        return {
-            "index": row["index"],
-            "failure": b"",
-            "outcome": json.dumps(asdict(outcome)),
-            "record": json.dumps(record) if record is not None else "",
-            "logs": json.dumps(lines),
-            "pid": os.getpid(),
-        }
+        return {"index": index, "failure": b"", "outcome": json.dumps(asdict(outcome)),
+                "record": json.dumps(record) if record is not None else "", "analysis": b""}
 
     def _fetch_result(self, item: InputImage, local_dir: Path) -> None:
         data = _read_bytes(_join(_join(self.remote, item.name), "result.json"))
@@ -302,28 +329,35 @@ def start_ray(address: str | None, local_cpus: int, verbose: bool) -> None:
             handler.setLevel(logging.INFO if verbose else logging.ERROR)
 
 
+def _pools(args) -> int:
+    """Actor pools of the run: segmentation, and in edit modes editing in its own pool."""
+    return 1 if args.mode == "segment" else 2
+
+
 def _local_workers(args) -> int:
     if args.ray_workers:
         return args.ray_workers
     if args.ray_gpus_per_worker:
         import torch
 
-        return max(1, int(torch.cuda.device_count() / args.ray_gpus_per_worker))
+        return max(1, int(torch.cuda.device_count() / (args.ray_gpus_per_worker * _pools(args))))
     return 1
 
 
 def _cluster_workers(args) -> int:
-    """Workers the cluster can hold; UsageError when it cannot hold the ones asked for plus decoding."""
+    """Workers per pool the cluster can hold; UsageError when it cannot hold the ones asked for plus decoding."""
     import ray
 
     resources = ray.cluster_resources()
     cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
-    per_worker = args.ray_gpus_per_worker
-    workers = args.ray_workers or (max(1, int(gpus / per_worker)) if per_worker else 1)
-    if workers * per_worker > gpus or workers + DECODE_CPUS > cpus:
+    per_worker, pools = args.ray_gpus_per_worker, _pools(args)
+    workers = args.ray_workers or (max(1, int(gpus / (per_worker * pools))) if per_worker else 1)
+    actors = workers * pools
+    if actors * per_worker > gpus or actors + DECODE_CPUS > cpus:
+        kind = "segmentation and editing worker(s)" if pools == 2 else "worker(s)"
         raise UsageError(
-            f"the Ray cluster has {cpus:g} CPU(s) and {gpus:g} GPU(s), but {workers} worker(s) with "
-            f"{per_worker:g} GPU(s) each need {workers * per_worker:g} GPU(s) and {workers + DECODE_CPUS:g} CPU(s) "
+            f"the Ray cluster has {cpus:g} CPU(s) and {gpus:g} GPU(s), but {actors} {kind} with "
+            f"{per_worker:g} GPU(s) each need {actors * per_worker:g} GPU(s) and {actors + DECODE_CPUS:g} CPU(s) "
             "(one per worker and some for decoding); lower --ray-workers or --ray-gpus-per-worker"
         )
     return workers
@@ -394,27 +428,31 @@ def run_on_ray(args, approach: str, stall_seconds: float = STALL_SECONDS) -> Run
         raise UsageError("--engine ray needs Ray Data: pip install 'sclip-edit[ray]'") from None
 
     owned = not ray.is_initialized()
-    local_workers = _local_workers(args)
+    pools = _pools(args)
     if owned:
-        start_ray(args.ray_address, local_workers + SPARE_LOCAL_CPUS, args.verbose or args.debug)
+        start_ray(args.ray_address, _local_workers(args) * pools + SPARE_LOCAL_CPUS, args.verbose or args.debug)
     try:
         workers = _cluster_workers(args)
         # a cluster this run started is this machine: its cores are shared out among the workers
         here = owned and not (args.ray_address or os.environ.get("RAY_ADDRESS"))
-        threads = max(1, (os.cpu_count() or 1) // workers) if here else None
+        threads = max(1, (os.cpu_count() or 1) // (workers * pools)) if here else None
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         rows = [{"index": index, "path": str(item.path), "name": item.name, "error": item.error}
                 for index, item in enumerate(inputs)]
-        dataset = (
-            ray.data.from_items(rows, override_num_blocks=len(rows))
-            .map(decode, fn_kwargs={"skip_existing": args.skip_existing, "output": output},
-                 num_cpus=DECODE_CPUS, compute=ray.data.TaskPoolStrategy(size=workers))
-            .map(ImageJob, fn_constructor_kwargs={"args": args, "approach": approach, "output": output,
-                                                   "threads": threads},
-                 compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
-                 num_gpus=args.ray_gpus_per_worker or None)
+        job = {"args": args, "approach": approach, "output": output, "threads": threads}
+        actors = {"compute": ray.data.ActorPoolStrategy(size=workers), "num_cpus": 1,
+                  "num_gpus": args.ray_gpus_per_worker or None}
+        dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
+            decode, fn_kwargs={"skip_existing": args.skip_existing, "output": output},
+            num_cpus=DECODE_CPUS, compute=ray.data.TaskPoolStrategy(size=workers),
         )
+        if pools == 1:
+            dataset = dataset.map(_Job, fn_constructor_kwargs={**job, "part": "all"}, **actors)
+        else:
+            # the edit models (Stable Diffusion) are the heavy ones: a pool of their own, fed as masks are ready
+            dataset = (dataset.map(_Job, fn_constructor_kwargs={**job, "part": "segment"}, **actors)
+                       .map(_Job, fn_constructor_kwargs={**job, "part": "edit"}, **actors))
         explain = (f"the Ray cluster ({ray.cluster_resources().get('CPU', 0):g} CPU, "
                    f"{ray.cluster_resources().get('GPU', 0):g} GPU) may be unable to start {workers} worker(s) "
                    "or their decoding tasks; see `ray status` and the worker logs")

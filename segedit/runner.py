@@ -46,6 +46,20 @@ class ImageRun:
 
 
 @dataclass
+class Analysis:
+    """One image read and segmented, waiting to be edited and written (``Runner.begin`` -> ``complete``)."""
+
+    item: InputImage
+    fingerprint: str
+    redone: bool  # an earlier complete result with other settings is being replaced
+    loaded: LoadedImage
+    result: object  # SegmentationResult
+    seconds: float  # spent so far on this image
+    models: dict  # identity of the models that segmented it, for result.json
+    load_seconds: dict  # and how long they took to load
+
+
+@dataclass
 class TargetSummary:
     prompt: str
     found: bool
@@ -156,7 +170,7 @@ class Runner:
         self.settings = options.to_json()
         models = models or ModelOptions()
         self.inpainter = (models.inpainter, models.inpaint_model)
-        self.identity = {"models": segmenter.describe(options.stages), "inpainter": self.inpainter}
+        self._identity = None
         # built once, so its warnings (merged repeats, shared names) come once per run, not once per image
         self.vocabulary = sclip.build_vocabulary(options.prompts, options.vocabulary, options.preset).vocabulary
 
@@ -197,6 +211,13 @@ class Runner:
         return self.output / item.name if item.name else self.output
 
     # ---- one image ----------------------------------------------------------------------------
+    @property
+    def identity(self) -> dict:
+        # asked for on first use: an edit-only Ray worker never needs (or loads) the segmentation models
+        if self._identity is None:
+            self._identity = {"models": self.segmenter.describe(self.options.stages), "inpainter": self.inpainter}
+        return self._identity
+
     def fingerprint(self, item: InputImage) -> str:
         """Digest of what decides this image's results: the file, the settings and the models."""
         try:  # a URI (Ray engine) has no local stat: its name stands for it
@@ -213,82 +234,123 @@ class Runner:
     def process(self, item: InputImage, load: Callable[[], LoadedImage] | None = None) -> ImageOutcome:
         """Segment, edit and write one image; ``load`` replaces reading ``item.path`` (the Ray engine
         decodes in separate tasks, so the image arrives already read)."""
-        out_dir = self.folder_of(item)
-        outcome = ImageOutcome(str(item.path), str(out_dir), "ok")
+        begun = self.begin(item, load)
+        return begun if isinstance(begun, ImageOutcome) else self.complete(begun)
+
+    def begin(self, item: InputImage, load: Callable[[], LoadedImage] | None = None) -> "ImageOutcome | Analysis":
+        """The first half of ``process``: the image read and segmented, ready for ``complete``; or its final
+        outcome when there is nothing more to do (it failed, or an identical earlier run finished it)."""
+        outcome = ImageOutcome(str(item.path), str(self.folder_of(item)), "ok")
         if item.error is not None:
             outcome.status, outcome.message = "failed", item.error
             return outcome
         fingerprint = self.fingerprint(item)
-        earlier = read_record(out_dir) if self.options.outputs.skip_existing else None
+        earlier = read_record(self.folder_of(item)) if self.options.outputs.skip_existing else None
+        redone = False
         if earlier is not None:
             if earlier.get("fingerprint") == fingerprint:
                 outcome.status = "skipped"
                 outcome.found = all(target.get("found") for target in earlier.get("targets", []))
                 return outcome
-            outcome.redone = True
+            redone = True
         started = time.perf_counter()
         try:
-            record = self.run_image(item, fingerprint, load).record
-            outcome.targets = [
-                TargetSummary(t["prompt"], t["found"], t["pixels"], t["share"]) for t in record["targets"]
-            ]
-            outcome.found = all(target.found for target in outcome.targets)
-            if not outcome.found:
-                outcome.status = "not_found"
-                missing = [target.prompt for target in outcome.targets if not target.found]
-                outcome.message = f"not found: {', '.join(missing)}"
+            loaded = load() if load is not None else load_image(item.path)
+            result = self.analyse(loaded.rgb, key=str(item.path))
         except Exception as exc:  # whatever breaks on one image must not stop the batch; --debug shows where
-            logger.debug("image %s failed", item.path, exc_info=True)
-            outcome.status, outcome.message = "failed", failure_message(exc, item.path)
+            return self._failed(outcome, exc, item, started)
+        return self._analysis(item, fingerprint, redone, loaded, result, started)
+
+    def complete(self, analysis: "Analysis") -> ImageOutcome:
+        """The second half of ``process``: edit the targets found and write the image's folder."""
+        item = analysis.item
+        outcome = ImageOutcome(str(item.path), str(self.folder_of(item)), "ok", redone=analysis.redone)
+        started = time.perf_counter() - analysis.seconds
+        try:
+            record = self.write(analysis, self.edits(analysis.loaded.rgb, analysis.result))
+        except Exception as exc:  # as in begin: one image's failure is its own
+            return self._failed(outcome, exc, item, started)
+        outcome.targets = [TargetSummary(t["prompt"], t["found"], t["pixels"], t["share"]) for t in record["targets"]]
+        outcome.found = all(target.found for target in outcome.targets)
+        if not outcome.found:
+            outcome.status = "not_found"
+            missing = [target.prompt for target in outcome.targets if not target.found]
+            outcome.message = f"not found: {', '.join(missing)}"
+        outcome.seconds = round(time.perf_counter() - started, 3)
+        return outcome
+
+    @staticmethod
+    def _failed(outcome: ImageOutcome, exc: Exception, item: InputImage, started: float) -> ImageOutcome:
+        logger.debug("image %s failed", item.path, exc_info=True)
+        outcome.status, outcome.message = "failed", failure_message(exc, item.path)
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
 
     def run_image(self, item: InputImage, fingerprint: str | None = None,
                   load: Callable[[], LoadedImage] | None = None) -> "ImageRun":
-        """Segment (and edit) one image and write its folder."""
-        options = self.options
-        out_dir = self.folder_of(item)
+        """Segment (and edit) one image and write its folder; errors are raised, not reported."""
         loaded = load() if load is not None else load_image(item.path)
+        started = time.perf_counter()
+        result = self.analyse(loaded.rgb, key=str(item.path))
+        analysis = self._analysis(item, fingerprint or self.fingerprint(item), False, loaded, result, started)
+        record = self.write(analysis, self.edits(loaded.rgb, result))
+        return ImageRun(loaded.rgb, result, record)
+
+    def _analysis(self, item, fingerprint, redone, loaded, result, started: float) -> "Analysis":
+        if self.options.approach == "sam3":
+            stages = ["sam3"]
+        else:
+            stages = ["clip"] + (["sam2"] if "sam2" in result.timings else [])
+        return Analysis(item, fingerprint, redone, loaded, result, time.perf_counter() - started,
+                        self.segmenter.describe(stages), dict(self.segmenter.load_seconds))
+
+    def edits(self, rgb: np.ndarray, result) -> dict:
+        """The edit mode applied to every target found: prompt -> EditResult (none in segment mode)."""
+        options = self.options
+        if options.mode == "segment":
+            return {}
+        return {
+            prompt: self.segmenter.edit(rgb, target.mask, options.mode, prompt, options.edit, *self.inpainter,
+                                        options.inpaint)
+            for prompt, target in result.targets.items() if target.found
+        }
+
+    def write(self, analysis: "Analysis", edits: dict) -> dict:
+        """Write the image's folder, replacing whatever an earlier run left there; returns result.json."""
+        options = self.options
+        item, loaded, result = analysis.item, analysis.loaded, analysis.result
+        out_dir = self.folder_of(item)
         files.prepare_output_dir(out_dir)
         # a complete result.json left by an earlier run must not vouch for files this run replaces
         (out_dir / RESULT).unlink(missing_ok=True)
         # nor may its other files (another prompt's folder, probs.npy of an earlier --save-probs) stay beside
         remove_partial_files(out_dir)
         remove_stale_outputs(out_dir, keep=set())
-        result = self.analyse(loaded.rgb, key=str(item.path))
-        edits = {}
-        if options.mode != "segment":
-            for prompt, target in result.targets.items():
-                if target.found:
-                    edits[prompt] = self.segmenter.edit(
-                        loaded.rgb, target.mask, options.mode, prompt, options.edit, *self.inpainter, options.inpaint,
-                    )
         height, width = loaded.rgb.shape[:2]
         notes = list(loaded.notes)
         max_side = options.outputs.max_side
         if scaled_size(height, width, max_side) != (height, width):
             small_height, small_width = scaled_size(height, width, max_side)
             notes.append(f"processed at {small_width}x{small_height} (--max-side {max_side})")
-        if options.approach == "sam3":
-            stages = ["sam3"]
-        else:
-            stages = ["clip"] + (["sam2"] if "sam2" in result.timings else [])
-        stages += ["inpaint"] if edits else []
+        model = dict(analysis.models)
+        if edits:
+            model["precision"] = {**model["precision"], **self.segmenter.precision.names(["inpaint"])}
+        load_seconds = {**analysis.load_seconds, **self.segmenter.load_seconds}
         record = {
             "complete": False,
             "tool_version": self.version,
-            "fingerprint": fingerprint or self.fingerprint(item),
+            "fingerprint": analysis.fingerprint,
             "image": str(item.path),
             "image_size": {"width": width, "height": height},
             "input_notes": notes,
             "approach": options.approach,
             "mode": options.mode,
-            "model": self.segmenter.describe(stages),
-            "model_load_seconds": {name: round(value, 3) for name, value in self.segmenter.load_seconds.items()},
+            "model": model,
+            "model_load_seconds": {name: round(value, 3) for name, value in load_seconds.items()},
             "settings": self.settings,
             "timings": dict(result.timings),
         }
-        return ImageRun(loaded.rgb, result, self.writer.write(out_dir, loaded.rgb, result, edits, record))
+        return self.writer.write(out_dir, loaded.rgb, result, edits, record)
 
     def analyse(self, rgb, key=None):
         """The approach's SegmentationResult for one image, at the image's size."""

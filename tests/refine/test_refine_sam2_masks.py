@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from pycocotools import mask as mask_utils
 
-from refine import SAM2Masks
+from refine import SAM2Masks, majority_vote
 
 
 def _blocks(shape, *boxes):
@@ -24,6 +24,20 @@ def test_unscaled_masks_come_back_exactly():
     assert all(np.array_equal(masks.full_mask(index), stack[index]) for index in range(3))
     assert np.array_equal(masks.areas, [25, 108, 0])
     assert np.array_equal(masks.union([0, 1]), stack[0] | stack[1])
+
+
+def test_more_than_255_masks_are_counted_and_voted():
+    """pycocotools' area() of a list fails under numpy 2 beyond 255 entries; a busy photo gives more."""
+    stack = np.zeros((300, 20, 30), dtype=bool)
+    for index, mask in enumerate(stack):
+        mask[: 1 + index % 20, : 1 + index % 30] = True
+    masks = SAM2Masks.from_arrays(stack)
+    assert np.array_equal(masks.areas, stack.sum(axis=(1, 2)))
+    target = np.zeros((20, 30), dtype=bool)
+    target[:10, :15] = True
+    vote = majority_vote(target, masks)
+    inside = (stack & target).sum(axis=(1, 2))
+    assert vote.kept == int(np.sum(5 * inside >= 3 * stack.sum(axis=(1, 2))))
 
 
 def test_upsampling_doubles_a_block_exactly():

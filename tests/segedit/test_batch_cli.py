@@ -11,7 +11,7 @@ from PIL import Image
 
 import main_sclip
 import sclip.segmenter
-from segedit.api import Segmenter
+from segedit import files
 
 
 @pytest.fixture
@@ -183,14 +183,14 @@ def test_interrupt_exits_130_and_leaves_only_complete_results(tmp_path, crops, m
     out = tmp_path / "out"
     assert main_sclip.main(["--image", *inputs, "--output", str(out), "-q"] + FOUND + model_flags) == 0
 
-    original_segment = Segmenter.segment
+    original_save_mask = files.save_mask
 
-    def interrupted_on_b(self, image, *args, image_key=None, **kwargs):
-        if image_key == inputs[1]:
+    def interrupted_on_b(mask, path):
+        if path.parent == out / "b":
             raise KeyboardInterrupt
-        return original_segment(self, image, *args, image_key=image_key, **kwargs)
+        return original_save_mask(mask, path)
 
-    monkeypatch.setattr(Segmenter, "segment", interrupted_on_b)
+    monkeypatch.setattr(files, "save_mask", interrupted_on_b)
     # a full rerun is stopped while it replaces b's files (its original.png is already new)
     code = main_sclip.main(["--image", *inputs, "--output", str(out), "-q"] + FOUND + model_flags)
     assert code == 130
@@ -199,7 +199,7 @@ def test_interrupt_exits_130_and_leaves_only_complete_results(tmp_path, crops, m
     assert not (out / "b" / "result.json").exists()  # b's earlier result no longer vouches for its files
     assert not list(out.rglob("*.part"))
 
-    monkeypatch.setattr(Segmenter, "segment", original_segment)
+    monkeypatch.setattr(files, "save_mask", original_save_mask)
     assert main_sclip.main(["--image", *inputs, "--output", str(out), "--skip-existing", "-q"] + FOUND
                            + model_flags) == 0
     summary = json.loads((out / "summary.json").read_text())
