@@ -2,8 +2,9 @@
 
 Both engines run the same 32 images (500x375 photos, no SAM2 refinement) with the run's random CLIP saved
 as a checkpoint and a text cache filled by a one-image warm-up, once each (round-robin is not possible:
-a run is the unit). The Ray run starts its own local cluster, so its time includes Ray's start-up and one
-worker's model loading; "steady" rates count from the first finished image to the last.
+a run is the unit), each as ``python main_sclip.py ...`` in a fresh process, as users run them. The Ray run starts its own local cluster with the engine's default workers (one per
+core, at most four, each with its share of the threads), so its time includes Ray's start-up and the
+workers' model loading; "steady" rates count from the first finished image to the last.
 
 The projection for N workers (one per GPU) is a model, not a measurement: per-worker start-up (model
 loading + the text classifier, once per worker) plus images x per-image cost / N, with the per-image cost
@@ -14,10 +15,10 @@ one decoding task per worker keeps up and the driver is not the bottleneck; run 
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import torch
 from PIL import Image
 
 from .context import BenchContext, StageResult, Target
-from .models import photo
+from .models import REPO_ROOT, photo
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +48,16 @@ def _batch(folder: Path) -> Path:
 
 
 def _timed_run(argv: list[str]) -> float:
-    import main_sclip
-
+    """Wall time of ``python main_sclip.py ARGV`` in a fresh process, as a user runs it: both engines
+    pay their imports and model loading, none of it warm from this process."""
     started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):  # the summary line
-        code = main_sclip.main(argv)
-    if code not in (0, 3):  # 3: random weights may well not find the prompt, which costs the same
-        raise RuntimeError(f"main_sclip.py {' '.join(argv)} exited with {code}")
-    return time.perf_counter() - started
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "main_sclip.py"), *argv], cwd=REPO_ROOT,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 3):  # 3: random weights may well not find the prompt, which costs the same
+        tail = (done.stderr.strip().splitlines() or [""])[-1]
+        raise RuntimeError(f"main_sclip.py {' '.join(argv)} exited with {done.returncode}: {tail}")
+    return seconds
 
 
 def _records(output: Path) -> list[tuple[float, dict]]:
@@ -68,6 +71,8 @@ def _steady_rate(records: list[tuple[float, dict]]) -> float:
 
 
 def run(ctx: BenchContext) -> StageResult:
+    from segedit import ray_engine
+
     stage = StageResult("ray")
     root = ctx.work_dir / "ray"
     batch = _batch(root / "batch")
@@ -82,7 +87,7 @@ def run(ctx: BenchContext) -> StageResult:
     text_seconds = warm_record["timings"]["sclip_text"]  # the warm-up encodes the classifier, as each worker does once
     logger.info("ray: %d images, local engine", IMAGES)
     local = _timed_run(["--image", str(batch), "--output", str(root / "local")] + flags)
-    logger.info("ray: %d images, ray engine (one worker on a local cluster)", IMAGES)
+    logger.info("ray: %d images, ray engine (default workers on a local cluster)", IMAGES)
     ray_seconds = _timed_run(["--image", str(batch), "--output", str(root / "ray"), "--engine", "ray"] + flags)
 
     local_records, ray_records = _records(root / "local"), _records(root / "ray")
@@ -105,8 +110,10 @@ def run(ctx: BenchContext) -> StageResult:
         }
         for pipeline, cost in per_image.items()
     }
+    ray_workers = ray_engine.local_cpu_workers()  # the run passes no --ray-workers / --ray-gpus-per-worker
     stage.metrics.update({
         "images": IMAGES,
+        "ray_workers": ray_workers,
         "photo": f"{PHOTO[0]} resized to {PHOTO[1]}x{PHOTO[2]}",
         "local_seconds": local,
         "ray_seconds": ray_seconds,
@@ -122,7 +129,8 @@ def run(ctx: BenchContext) -> StageResult:
     })
     stage.targets.extend(TARGETS)
     stage.notes.append(
-        f"ray: one run each on {IMAGES} images; the Ray time includes starting a local cluster and one worker. "
+        f"ray: one run each on {IMAGES} images; the Ray time includes starting a local cluster and its "
+        f"{ray_workers} default worker(s). "
         "The projection (N workers: start-up + images x per-image cost / N) is a model from the measured stage "
         "costs, not a measurement; SAM2 and edit costs enter it only when the sam2 and inpaint stages ran first."
     )

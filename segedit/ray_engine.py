@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import pickle
 import queue
@@ -43,6 +44,9 @@ STALL_SECONDS = 1800.0
 DECODE_CPUS = 0.5
 # Logical CPUs of a local cluster beyond one per worker: without them the decode tasks can starve.
 SPARE_LOCAL_CPUS = 2
+MAX_DEFAULT_CPU_WORKERS = 4
+MIN_BLOCKS = 200
+MAX_IMAGES_PER_BLOCK = 64
 
 
 class StalledError(RuntimeError):
@@ -334,24 +338,44 @@ def _pools(args) -> int:
     return 1 if args.mode == "segment" else 2
 
 
+def _default_cpu_workers(cpus: float, pools: int) -> int:
+    """Model workers per pool without GPUs: one per logical CPU left after decoding, at most a few, since
+    each holds its own copy of the models; one CPU thread per worker scales better than threads in one."""
+    return max(1, min(MAX_DEFAULT_CPU_WORKERS, int((cpus - DECODE_CPUS) // pools)))
+
+
 def _local_workers(args) -> int:
+    """Workers per pool for a local cluster this run starts (and sizes for them)."""
     if args.ray_workers:
         return args.ray_workers
     if args.ray_gpus_per_worker:
         import torch
 
         return max(1, int(torch.cuda.device_count() / (args.ray_gpus_per_worker * _pools(args))))
-    return 1
+    return local_cpu_workers()
 
 
-def _cluster_workers(args) -> int:
-    """Workers per pool the cluster can hold; UsageError when it cannot hold the ones asked for plus decoding."""
+def local_cpu_workers() -> int:
+    """Default workers per pool of a local cluster without GPUs: one per core, at most a few."""
+    return max(1, min(MAX_DEFAULT_CPU_WORKERS, os.cpu_count() or 1))
+
+
+def _cluster_workers(args, local_workers: int | None) -> int:
+    """Workers per pool the cluster can hold; UsageError when it cannot hold the ones asked for plus decoding.
+
+    ``local_workers``: the workers a local cluster this run started was sized for (it has spare CPUs).
+    """
     import ray
 
     resources = ray.cluster_resources()
     cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
     per_worker, pools = args.ray_gpus_per_worker, _pools(args)
-    workers = args.ray_workers or (max(1, int(gpus / (per_worker * pools))) if per_worker else 1)
+    if args.ray_workers or local_workers:
+        workers = args.ray_workers or local_workers
+    elif per_worker:
+        workers = max(1, int(gpus / (per_worker * pools)))
+    else:
+        workers = _default_cpu_workers(cpus, pools)
     actors = workers * pools
     if actors * per_worker > gpus or actors + DECODE_CPUS > cpus:
         kind = "segmentation and editing worker(s)" if pools == 2 else "worker(s)"
@@ -361,6 +385,28 @@ def _cluster_workers(args) -> int:
             "(one per worker and some for decoding); lower --ray-workers or --ray-gpus-per-worker"
         )
     return workers
+
+
+def pipeline(rows: list[dict], decode_kwargs: dict, jobs: list[tuple[type, dict]], workers: int,
+             gpus_per_worker: float, decode=decode):
+    """The streaming dataset: ``rows`` decoded in CPU tasks, then each job class in its own actor pool.
+
+    Nothing is materialised: Ray Data's streaming executor pulls rows through as the last pool finishes
+    them, within its object-store budget, so a batch of any length holds only a few decoded images.
+    """
+    import ray.data
+
+    # One image per block for ordinary batches, so each image reports when it is done and a worker that
+    # dies redoes only its own; long batches as Ray Data likes them (about 200 blocks and up), in blocks of
+    # a few dozen images so per-task costs stay small next to the models' while a lost worker redoes few.
+    blocks = min(len(rows), max(MIN_BLOCKS, math.ceil(len(rows) / MAX_IMAGES_PER_BLOCK)))
+    dataset = ray.data.from_items(rows, override_num_blocks=blocks).map(
+        decode, fn_kwargs=decode_kwargs, num_cpus=DECODE_CPUS, compute=ray.data.TaskPoolStrategy(size=workers),
+    )
+    for job, constructor_kwargs in jobs:
+        dataset = dataset.map(job, fn_constructor_kwargs=constructor_kwargs, num_cpus=1,
+                              num_gpus=gpus_per_worker or None, compute=ray.data.ActorPoolStrategy(size=workers))
+    return dataset
 
 
 def _rows(dataset, stall_seconds: float, explain: str) -> Iterator[dict]:
@@ -429,30 +475,24 @@ def run_on_ray(args, approach: str, stall_seconds: float = STALL_SECONDS) -> Run
 
     owned = not ray.is_initialized()
     pools = _pools(args)
+    # a cluster this run starts is this machine: sized for its workers, its cores shared out among them
+    here = owned and not (args.ray_address or os.environ.get("RAY_ADDRESS"))
+    local_workers = _local_workers(args) if here else None
     if owned:
-        start_ray(args.ray_address, _local_workers(args) * pools + SPARE_LOCAL_CPUS, args.verbose or args.debug)
+        start_ray(args.ray_address, (local_workers or 1) * pools + SPARE_LOCAL_CPUS, args.verbose or args.debug)
     try:
-        workers = _cluster_workers(args)
-        # a cluster this run started is this machine: its cores are shared out among the workers
-        here = owned and not (args.ray_address or os.environ.get("RAY_ADDRESS"))
+        workers = _cluster_workers(args, local_workers)
         threads = max(1, (os.cpu_count() or 1) // (workers * pools)) if here else None
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         rows = [{"index": index, "path": str(item.path), "name": item.name, "error": item.error}
                 for index, item in enumerate(inputs)]
         job = {"args": args, "approach": approach, "output": output, "threads": threads}
-        actors = {"compute": ray.data.ActorPoolStrategy(size=workers), "num_cpus": 1,
-                  "num_gpus": args.ray_gpus_per_worker or None}
-        dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
-            decode, fn_kwargs={"skip_existing": args.skip_existing, "output": output},
-            num_cpus=DECODE_CPUS, compute=ray.data.TaskPoolStrategy(size=workers),
-        )
-        if pools == 1:
-            dataset = dataset.map(_Job, fn_constructor_kwargs={**job, "part": "all"}, **actors)
-        else:
-            # the edit models (Stable Diffusion) are the heavy ones: a pool of their own, fed as masks are ready
-            dataset = (dataset.map(_Job, fn_constructor_kwargs={**job, "part": "segment"}, **actors)
-                       .map(_Job, fn_constructor_kwargs={**job, "part": "edit"}, **actors))
+        # in edit modes the edit models (Stable Diffusion, the heavy ones) get a pool of their own, fed as
+        # masks are ready
+        parts = ["all"] if pools == 1 else ["segment", "edit"]
+        dataset = pipeline(rows, {"skip_existing": args.skip_existing, "output": output},
+                           [(_Job, {**job, "part": part}) for part in parts], workers, args.ray_gpus_per_worker)
         explain = (f"the Ray cluster ({ray.cluster_resources().get('CPU', 0):g} CPU, "
                    f"{ray.cluster_resources().get('GPU', 0):g} GPU) may be unable to start {workers} worker(s) "
                    "or their decoding tasks; see `ray status` and the worker logs")

@@ -15,6 +15,8 @@ from segedit import ray_engine
 # With a one-class vocabulary every pixel is the target, so a random CLIP still "finds" it.
 FOUND = ["--prompt", "person", "--vocabulary", "person"]
 SCLIP = ["--short-side", "224", "--no-sam-refinement"]
+# one worker unless a test asks for more: each costs a process start and a model load
+RAY = ["--engine", "ray", "--ray-workers", "1"]
 # times, and the paths of this run's outputs ("summary" is summary.json's line with the mean time)
 VOLATILE = {"timings", "model_load_seconds", "seconds", "summary", "output", "export_coco"}
 
@@ -59,8 +61,8 @@ def test_segment_batch_matches_local(batch, clip_flags, local_run, tmp_path, cap
     local_code, local_out = local_run
     capsys.readouterr()
     code, err = run(main_sclip.main, ["--image", str(batch), "--output", str(tmp_path / "run"), "--export-coco",
-                                      str(tmp_path / "coco.json"), "-q", "--engine", "ray"] + FOUND + SCLIP
-                    + clip_flags, capsys)
+                                      str(tmp_path / "coco.json"), "-q", "--engine", "ray", "--ray-workers", "2"]
+                    + FOUND + SCLIP + clip_flags, capsys)  # two workers: who did which image changes nothing
     assert code == local_code == 1  # two unreadable files failed their rows, not the run
     assert_same_outputs(local_out / "run", tmp_path / "run")
     assert (tmp_path / "coco.json").read_bytes() == (local_out / "coco.json").read_bytes()
@@ -81,7 +83,7 @@ def test_skip_existing_resumes_like_local(batch, clip_flags, local_run, tmp_path
         (tmp_path / engine / "piece1" / "mask.png").write_bytes(b"left by an interrupted run")
     flags = ["--image", str(batch), "--skip-existing", "-v"] + FOUND + SCLIP + clip_flags
     local_code, local_err = run(main_sclip.main, flags + ["--output", str(tmp_path / "local")], capsys)
-    code, err = run(main_sclip.main, flags + ["--output", str(tmp_path / "ray"), "--engine", "ray"], capsys)
+    code, err = run(main_sclip.main, flags + ["--output", str(tmp_path / "ray")] + RAY, capsys)
     assert code == local_code == 1
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")
     statuses = [row["status"] for row in json.loads((tmp_path / "ray" / "summary.json").read_text())["images"]]
@@ -104,8 +106,8 @@ def test_killed_worker_is_restarted_and_its_images_redone(batch, clip_flags, loc
             yield row
 
     monkeypatch.setattr(ray_engine, "_rows", kill_after_first)
-    code, _ = run(main_sclip.main, ["--image", str(batch), "--output", str(tmp_path / "run"), "-q", "--engine",
-                                    "ray"] + FOUND + SCLIP + clip_flags, capsys)
+    code, _ = run(main_sclip.main, ["--image", str(batch), "--output", str(tmp_path / "run"), "-q"] + RAY + FOUND
+                    + SCLIP + clip_flags, capsys)
     assert code == 1
     assert sorted(row["index"] for row in rows_seen) == list(range(6))  # none lost, none twice
     assert len({row["pid"] for row in rows_seen}) == 2  # the rest ran in the restarted worker
@@ -115,8 +117,8 @@ def test_killed_worker_is_restarted_and_its_images_redone(batch, clip_flags, loc
 def test_file_uri_input_and_output(batch, clip_flags, local_run, tmp_path, capsys):
     _, local_out = local_run
     source, target = batch.as_uri(), (tmp_path / "run").as_uri()
-    code, err = run(main_sclip.main, ["--image", source, "--output", target, "-q", "--engine", "ray"] + FOUND
-                    + SCLIP + clip_flags, capsys)
+    code, err = run(main_sclip.main, ["--image", source, "--output", target, "-q"] + RAY + FOUND + SCLIP
+                    + clip_flags, capsys)
     assert code == 1
     assert listing(tmp_path / "run") == listing(local_out / "run")
     for name in listing(local_out / "run"):
@@ -135,7 +137,7 @@ def test_opencv_remove_matches_local(batch, clip_flags, tmp_path, capsys):
     inputs = [str(batch / "piece1.png"), str(batch / "piece3.png")]
     flags = ["--image", *inputs, "--mode", "remove", "--inpainter", "opencv", "--visualize", "-q"] + FOUND + SCLIP
     assert main_sclip.main(flags + clip_flags + ["--output", str(tmp_path / "local")]) == 0
-    assert main_sclip.main(flags + clip_flags + ["--output", str(tmp_path / "ray"), "--engine", "ray"]) == 0
+    assert main_sclip.main(flags + clip_flags + ["--output", str(tmp_path / "ray")] + RAY) == 0
     assert (tmp_path / "ray" / "piece3" / "edited.png").is_file()
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")
 
@@ -146,7 +148,7 @@ def test_proposals_match_local(batch, clip_flags, tiny_sam2_checkpoint, tmp_path
              "--sam2-config", config, "--sam-points-per-side", "4", "--sam-pred-iou-thresh", "0",
              "--sam-stability-thresh", "0", "--top-k", "2", "-q"] + FOUND + clip_flags
     local_code = main.main(flags + ["--output", str(tmp_path / "local")])
-    assert main.main(flags + ["--output", str(tmp_path / "ray"), "--engine", "ray", "--ray-workers", "2"]) == local_code
+    assert main.main(flags + ["--output", str(tmp_path / "ray")] + RAY) == local_code
     assert (tmp_path / "ray" / "piece2" / "instances.json").is_file()
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")
 
@@ -168,7 +170,7 @@ def test_uri_output_needs_the_ray_engine(batch, clip_flags, tmp_path, capsys):
 
 def test_missing_weights_in_the_workers_fail_with_one_line(batch, tmp_path, capsys):
     missing = tmp_path / "nowhere.pt"
-    code, err = run(main_sclip.main, ["--image", str(batch), "--output", str(tmp_path / "run"), "--engine", "ray",
+    code, err = run(main_sclip.main, ["--image", str(batch), "--output", str(tmp_path / "run"), *RAY,
                                       "--clip-weights", str(missing), "--device", "cpu"] + FOUND + SCLIP, capsys)
     assert code == 1
     assert len(err) == 1 and err[0].startswith(f"error: CLIP weights file not found: {missing}")

@@ -223,3 +223,28 @@ def test_several_prompts_share_one_stage1_pass_per_image(tmp_path, crops, model_
         for index, prompt in enumerate(("person", "car", "dog"), start=1):
             mask = np.asarray(Image.open(out / name / prompt / "mask.png")) == 255
             assert np.array_equal(mask, labels == index)
+
+
+def test_the_ray_engine_parts_load_only_their_models_and_write_what_process_writes(tmp_path, crops, model_flags):
+    """Segmentation workers never load the inpainter, edit workers never load CLIP, and
+    begin (read, segment) then complete (edit, write) in two runners gives process's files."""
+    from segedit.cli import build_parser, build_runner
+    from segedit.images import InputImage
+
+    path = save(tmp_path / "a.png", crops[0])
+    args = build_parser("sclip").parse_args(["--image", str(path), "--mode", "remove", "--inpainter", "opencv"]
+                                            + FOUND + model_flags)
+    whole = build_runner(args, "sclip", tmp_path / "whole", progress=False)
+    segmenting = build_runner(args, "sclip", tmp_path / "parts", progress=False, stages=("segment",))
+    editing = build_runner(args, "sclip", tmp_path / "parts", progress=False, stages=("edit",))
+    assert segmenting.segmenter._inpainters == {} and segmenting.segmenter._sclip is not None
+    assert editing.segmenter._sclip is None and list(editing.segmenter._inpainters) == [("opencv", None)]
+
+    item = InputImage(path, "a")
+    assert whole.process(item).status == "ok"
+    outcome = editing.complete(segmenting.begin(item))
+    assert outcome.status == "ok" and editing.segmenter._sclip is None  # writing result.json needed no CLIP
+    for name in ("original.png", "labels.png", "mask.png", "edited.png"):
+        assert (tmp_path / "parts" / "a" / name).read_bytes() == (tmp_path / "whole" / "a" / name).read_bytes()
+    split, single = result(tmp_path / "parts" / "a"), result(tmp_path / "whole" / "a")
+    assert split["model"] == single["model"] and split["fingerprint"] == single["fingerprint"]
