@@ -50,7 +50,7 @@ from .context import BenchContext, StageResult, reduced_precision
 from .models import TINY_MODEL, clip_models
 from .timing import matmul_peak
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("benchmarks.bench")  # not __name__: under python -m it is "__main__"
 
 STAGES = {
     "text": stage_text.run,
