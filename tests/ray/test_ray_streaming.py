@@ -26,7 +26,7 @@ class SlowJob:
 
     def __call__(self, row: dict) -> dict:
         taken = time.time()
-        time.sleep(0.001)
+        time.sleep(0.0005)
         return {"index": row["index"], "decoded_at": row["decoded_at"], "taken_at": taken,
                 "pixels": int(row["image"].rgb.size)}
 
@@ -62,7 +62,7 @@ def test_ten_thousand_images_stream_through_a_small_object_store(many_images):
         rows = [{"index": index, "path": str(many_images / f"{index:05d}.png"), "name": f"{index:05d}",
                  "error": None} for index in range(IMAGES)]
         dataset = ray_engine.pipeline(rows, {"skip_existing": False, "output": str(many_images)},
-                                      [(SlowJob, {})], workers=1, gpus_per_worker=0.0, decode=timed_decode)
+                                      [(SlowJob, {})], workers=2, gpus_per_worker=0.0, decode=timed_decode)
         finished = list(dataset.iter_rows())
     finally:
         context.execution_options.resource_limits = saved
