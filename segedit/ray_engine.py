@@ -370,8 +370,8 @@ def _cluster_workers(args, local_workers: int | None) -> int:
     resources = ray.cluster_resources()
     cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
     per_worker, pools = args.ray_gpus_per_worker, _pools(args)
-    if args.ray_workers or local_workers:
-        workers = args.ray_workers or local_workers
+    if local_workers or args.ray_workers:
+        workers = local_workers or args.ray_workers
     elif per_worker:
         workers = max(1, int(gpus / (per_worker * pools)))
     else:
@@ -392,7 +392,7 @@ def pipeline(rows: list[dict], decode_kwargs: dict, jobs: list[tuple[type, dict]
     """The streaming dataset: ``rows`` decoded in CPU tasks, then each job class in its own actor pool.
 
     Nothing is materialised: Ray Data's streaming executor pulls rows through as the last pool finishes
-    them, within its object-store budget, so a batch of any length holds only a few decoded images.
+    them, within its object-store budget, so a batch of any length holds only a few blocks of decoded images.
     """
     import ray.data
 

@@ -37,6 +37,11 @@ def download(page, selector, folder, name):
 
 def click_image_pixel(page, selector, x, y):
     """Click the pixel (x, y) of the picture shown in ``selector``, however large it is drawn."""
+    # the element can be in the page before its picture is decoded (then its natural size is 0)
+    page.wait_for_function("""selector => {
+        const img = document.querySelector(selector);
+        return img !== null && img.complete && img.naturalWidth > 0;
+    }""", arg=selector)
     box = page.eval_on_selector(selector, """img => {
         const r = img.getBoundingClientRect();
         return {width: r.width, height: r.height, nw: img.naturalWidth, nh: img.naturalHeight};
