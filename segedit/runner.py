@@ -255,11 +255,9 @@ class Runner:
             redone = True
         started = time.perf_counter()
         try:
-            loaded = load() if load is not None else load_image(item.path)
-            result = self.analyse(loaded.rgb, key=str(item.path))
+            return self._analysis(item, fingerprint, redone, load)
         except Exception as exc:  # whatever breaks on one image must not stop the batch; --debug shows where
             return self._failed(outcome, exc, item, started)
-        return self._analysis(item, fingerprint, redone, loaded, result, started)
 
     def complete(self, analysis: "Analysis") -> ImageOutcome:
         """The second half of ``process``: edit the targets found and write the image's folder."""
@@ -289,14 +287,16 @@ class Runner:
     def run_image(self, item: InputImage, fingerprint: str | None = None,
                   load: Callable[[], LoadedImage] | None = None) -> "ImageRun":
         """Segment (and edit) one image and write its folder; errors are raised, not reported."""
-        loaded = load() if load is not None else load_image(item.path)
-        started = time.perf_counter()
-        result = self.analyse(loaded.rgb, key=str(item.path))
-        analysis = self._analysis(item, fingerprint or self.fingerprint(item), False, loaded, result, started)
-        record = self.write(analysis, self.edits(loaded.rgb, result))
-        return ImageRun(loaded.rgb, result, record)
+        analysis = self._analysis(item, fingerprint or self.fingerprint(item), False, load)
+        record = self.write(analysis, self.edits(analysis.loaded.rgb, analysis.result))
+        return ImageRun(analysis.loaded.rgb, analysis.result, record)
 
-    def _analysis(self, item, fingerprint, redone, loaded, result, started: float) -> "Analysis":
+    def _analysis(self, item: InputImage, fingerprint: str, redone: bool,
+                  load: Callable[[], LoadedImage] | None) -> "Analysis":
+        """Read and segment one image; errors are raised."""
+        started = time.perf_counter()
+        loaded = load() if load is not None else load_image(item.path)
+        result = self.analyse(loaded.rgb, key=str(item.path))
         if self.options.approach == "sam3":
             stages = ["sam3"]
         else:
