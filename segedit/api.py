@@ -32,12 +32,16 @@ from sclip import SCLIPSettings, Vocabulary
 
 from .devices import Precision, resolve_device
 from .images import as_rgb_array
-from .options import SAM2Options, SAM3Options
+from .options import ModelOptions, RefineOptions, RunOptions, SAM2Options, SAM3Options, default
 from .resize import downscale, resize_labels, resize_scores
 
 logger = logging.getLogger(__name__)
 
 _UNSET = object()
+_REFINE = RefineOptions()
+_TOP_K = default(RunOptions, "top_k")
+# What Segmenter.load can load; "inpaint" is the inpainter its arguments name.
+MODELS = ("clip", "sam2", "sam3", "inpaint")
 
 
 @dataclass
@@ -154,9 +158,50 @@ class Segmenter:
         self._sam3: "sam3seg.SAM3Segmenter | None" = None
         self._inpainters: dict[tuple, inpaint.Inpainter] = {}
 
+    @classmethod
+    def from_options(cls, models: ModelOptions, progress: bool = False) -> "Segmenter":
+        """The segmenter a run's ModelOptions describe; nothing is loaded yet (see ``load``)."""
+        return cls(
+            model=models.model,
+            clip_weights=models.clip_weights,
+            device=models.device,
+            precision=models.precision,
+            feature_layers=models.feature_layers,
+            cache_dir=None if models.no_cache else (models.cache_dir or sclip.default_cache_dir()),
+            sam2=models.sam2,
+            sam3=models.sam3,
+            progress=progress,
+        )
+
+    def load(self, models: Sequence[str], inpainter: str = "diffusion", inpaint_model: str | None = None,
+             low_vram: bool = False) -> "Segmenter":
+        """Load ``models`` now (any of "clip", "sam2", "sam3", "inpaint"), so that a missing one fails at
+        once rather than at the first image; "inpaint" is the inpainter the other arguments name."""
+        unknown = set(models) - set(MODELS)
+        if unknown:
+            raise ValueError(f"unknown models {sorted(unknown)}; choose from {', '.join(MODELS)}")
+        if "clip" in models:
+            self._load_clip()
+        if "sam2" in models:
+            self._load_sam2()
+        if "sam3" in models:
+            self._load_sam3()
+        if "inpaint" in models:
+            self.inpainter(inpainter, inpaint_model, low_vram)
+        return self
+
+    @property
+    def loaded(self) -> set[str]:
+        """The models loaded so far."""
+        return {name for name, model in (("clip", self._sclip), ("sam2", self._mask_source), ("sam3", self._sam3))
+                if model is not None} | ({"inpaint"} if self._inpainters else set())
+
     @property
     def sclip(self) -> sclip.SCLIPSegmenter:
         """SCLIP on its CLIP, loaded on first use: the SAM 3 approach never needs it."""
+        return self._load_clip()
+
+    def _load_clip(self) -> sclip.SCLIPSegmenter:
         if self._sclip is None:
             started = time.perf_counter()
             self._sclip = sclip.SCLIPSegmenter.from_pretrained(
@@ -185,6 +230,9 @@ class Segmenter:
     @property
     def mask_source(self) -> refine.SAM2MaskSource:
         """SAM2's automatic mask generator, loaded on first use."""
+        return self._load_sam2()
+
+    def _load_sam2(self) -> refine.SAM2MaskSource:
         if self._mask_source is None:
             started = time.perf_counter()
             options = self.sam2_options
@@ -203,6 +251,9 @@ class Segmenter:
     @property
     def sam3_segmenter(self) -> "sam3seg.SAM3Segmenter":
         """SAM 3 with the options' settings as its defaults, loaded on first use."""
+        return self._load_sam3()
+
+    def _load_sam3(self) -> "sam3seg.SAM3Segmenter":
         if self._sam3 is None:
             started = time.perf_counter()
             options = self.sam3_options
@@ -220,9 +271,9 @@ class Segmenter:
         vocabulary=None,
         preset: str | None = None,
         settings: SCLIPSettings | None = None,
-        refine_masks: bool = True,
-        min_coverage: float = 0.6,
-        refine_all_classes: bool = False,
+        refine_masks: bool = _REFINE.enabled,
+        min_coverage: float = _REFINE.min_coverage,
+        refine_all_classes: bool = _REFINE.all_classes,
         return_probs: bool = False,
         image_key=None,
         max_side: int | None = None,
@@ -285,7 +336,7 @@ class Segmenter:
 
     # ---- Proposal approach (main.py) ---------------------------------------------------------
     def propose(
-        self, image, prompts: str | Sequence[str], vocabulary=None, top_k: int = 5, image_key=None,
+        self, image, prompts: str | Sequence[str], vocabulary=None, top_k: int = _TOP_K, image_key=None,
         max_side: int | None = None,
     ) -> SegmentationResult:
         """SAM2 masks classified as wholes by plain CLIP; each prompt's top-k instances."""

@@ -26,13 +26,16 @@ import cv2
 import numpy as np
 
 import inpaint
+import sam3seg
+import sclip
 import viz
 
-import sclip
-
-from . import files
+from . import files, loading
 from .api import Segmenter
-from .cli import (
+from .console import console_logging, run_guarded
+from .errors import EXIT_OK, UsageError, exit_code_of, first_line
+from .images import InputImage
+from .flags import (
     Parser,
     add_console_arguments,
     add_inpainter_arguments,
@@ -41,17 +44,12 @@ from .cli import (
     add_sam2_arguments,
     add_sam3_arguments,
     add_sclip_arguments,
-    console_logging,
+    console_options_from_args,
     model_options_from_args,
-    run_guarded,
-    sam3_settings_from_args,
-    sclip_settings_from_args,
-    segmenter_from_args,
+    sclip_overrides_from_args,
 )
-from .devices import Precision, resolve_device
-from .errors import EXIT_OK, UsageError, exit_code_of, first_line
-from .images import InputImage
-from .options import OutputOptions, RefineOptions, RunOptions
+from .options import ModelOptions, OutputOptions, RefineOptions, RunOptions, SettingError
+from .record import ResultRecord, TargetRecord
 from .runner import OUT_OF_MEMORY_ADVICE, Runner
 
 logger = logging.getLogger(__name__)
@@ -61,8 +59,9 @@ EXAMPLE_IMAGES = ("astronaut.jpg", "chelsea.jpg")
 APPROACHES = {"dense SCLIP": "sclip", "SAM2 proposals": "proposals", "SAM 3": "sam3"}
 POINT_KINDS = ("add (positive)", "remove (negative)")
 NO_PRESET = "none"
-# Flags of the server itself, not settings of a result: left out of result.json.
-_SERVER_FLAGS = ("host", "port", "quiet", "verbose", "debug")
+# How the page names the settings a visitor sets, in its messages.
+PAGE_NAMES = {"prompts": "the prompt", "preset": "a preset", "vocabulary": "a vocabulary", "edit": "an edit text",
+              "mode": "mode"}
 _POINT_COLORS = {1: (0, 220, 0), 0: (230, 0, 0)}
 _OVERLAY_COLOR = (0, 120, 255)
 
@@ -101,13 +100,31 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line(exc)}"
 
 
+@dataclass(frozen=True)
+class PageSettings:
+    """The server's flags as settings, built once: the models and each control's starting value."""
+
+    models: ModelOptions
+    sclip_overrides: dict  # SCLIP flags given, applied over the preset a visitor picks
+    refine: RefineOptions  # SAM2 refinement's starting value
+    sam3: "sam3seg.SAM3Settings"
+
+
+def page_settings_from_args(args) -> PageSettings:
+    models = model_options_from_args(args)
+    return PageSettings(models, sclip_overrides_from_args(args), RefineOptions(enabled=args.use_sam_refinement),
+                        models.sam3.settings)
+
+
 class Models:
     """The models of one server, loaded on first use and shared by every visitor."""
 
-    def __init__(self, args):
-        self.args = args
-        self.device = resolve_device(args.device)
-        Precision.resolve(args.precision, self.device)  # refuse fp16 on a CPU at start, not at the first click
+    def __init__(self, options: ModelOptions):
+        from .devices import resolve_device
+
+        self.options = options
+        loading.check_device(options)  # refuse fp16 on a CPU at start, not at the first click
+        self.device = resolve_device(options.device)
         # one lock per model: minutes spent loading a diffusion pipeline must not stall segmentation
         self._clip_lock, self._sam2_lock, self._inpaint_lock = threading.Lock(), threading.Lock(), threading.Lock()
         self._sam3_lock = threading.Lock()
@@ -116,25 +133,25 @@ class Models:
 
     @property
     def loaded(self) -> set[str]:
-        return set() if self._segmenter is None else set(self._segmenter.load_seconds) - {"inpaint"}
+        return set() if self._segmenter is None else self._segmenter.loaded - {"inpaint"}
 
     def segmenter(self, approach: str | None = None) -> Segmenter:
         """The shared segmenter, with the model ``approach`` starts from loaded (CLIP, or SAM 3)."""
         with self._clip_lock:
             if self._segmenter is None:
-                self._segmenter = segmenter_from_args(self.args, progress=True)
+                self._segmenter = Segmenter.from_options(self.options, progress=True)
             if approach in ("sclip", "proposals"):
-                self._segmenter.sclip
+                loading.load(self._segmenter, ["clip"])
         if approach == "sam3":
             with self._sam3_lock:
-                self._segmenter.sam3_segmenter
+                loading.load(self._segmenter, ["sam3"])
         return self._segmenter
 
     def sam2(self):
         """The SAM2 mask source, loaded once even when two visitors ask for it at the same moment."""
         segmenter = self.segmenter()
         with self._sam2_lock:
-            return segmenter.mask_source
+            return loading.load(segmenter, ["sam2"]).mask_source
 
     def points(self):
         from refine.points import PointRefiner
@@ -148,7 +165,8 @@ class Models:
     def inpainter(self, kind: str, settings: inpaint.InpaintSettings):
         segmenter = self.segmenter()
         with self._inpaint_lock:
-            return segmenter.inpainter(kind, self.args.inpaint_model, settings.low_vram)
+            loading.load(segmenter, ["inpaint"], kind, self.options.inpaint_model, settings.low_vram)
+            return segmenter.inpainter(kind, self.options.inpaint_model, settings.low_vram)
 
 
 @dataclass
@@ -156,7 +174,7 @@ class Target:
     prompt: str
     folder: str  # sub-folder of the session's folder ("" = the folder itself), as the CLI lays it out
     mask: np.ndarray  # (H, W) bool as segmented (refined when SAM2 ran)
-    info: dict  # this target's entry in result.json
+    info: TargetRecord  # this target's entry in result.json
     points: list[tuple[int, int, int]] = field(default_factory=list)  # (x, y, 1 = add / 0 = remove)
     corrected: np.ndarray | None = None  # mask after the clicks
 
@@ -174,7 +192,7 @@ class Session:
     labels: np.ndarray
     class_names: list[str]
     targets: dict[str, Target]
-    record: dict
+    record: ResultRecord
     selected: str = ""
 
     def target_dir(self, prompt: str) -> Path:
@@ -184,7 +202,7 @@ class Session:
         files.save_mask(target.current, files.prepare_output_dir(self.target_dir(target.prompt)) / "mask.png")
 
     def write_record(self) -> None:
-        files.save_json(self.record, self.folder / "result.json")
+        files.save_json(self.record.to_json(), self.folder / "result.json")
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -193,9 +211,9 @@ class Session:
 class WebApp:
     """The page's actions as plain methods (the Gradio wiring is in ``build``)."""
 
-    def __init__(self, args, root: Path | None = None):
-        self.args = args
-        self.models = Models(args)
+    def __init__(self, settings: PageSettings, root: Path | None = None):
+        self.settings = settings
+        self.models = Models(settings.models)
         self.root = Path(tempfile.mkdtemp(prefix="sclip-app-")) if root is None else files.prepare_output_dir(root)
 
     def close(self) -> None:
@@ -211,13 +229,25 @@ class WebApp:
             raise UsageError("the prompt is empty; type what to find, e.g. person (several: person, sky)")
         vocabulary = [line.strip() for line in (vocabulary_text or "").splitlines() if line.strip()] or None
         preset = None if preset in (None, "", NO_PRESET) else preset
-        if preset and vocabulary:
-            raise UsageError("a preset and a vocabulary both define the classes; clear one of them")
         method = APPROACHES.get(approach, approach)
         if method not in APPROACHES.values():
             raise UsageError(f"unknown approach '{approach}'; choose one of {', '.join(APPROACHES)}")
-        if preset and method != "sclip":
-            raise UsageError("presets belong to dense SCLIP; give the other approaches a vocabulary instead")
+        page = self.settings
+        try:
+            options = RunOptions(
+                approach=method,
+                prompts=tuple(prompts),
+                vocabulary=tuple(vocabulary) if vocabulary else None,
+                preset=preset,
+                sclip=sclip.preset_settings(preset, **page.sclip_overrides) if preset
+                else sclip.SCLIPSettings(**page.sclip_overrides) if method == "sclip" else None,
+                refine=RefineOptions(enabled=refine_masks and method == "sclip",
+                                     min_coverage=page.refine.min_coverage, all_classes=page.refine.all_classes),
+                sam3=page.sam3 if method == "sam3" else None,
+                outputs=OutputOptions(),
+            )
+        except SettingError as exc:
+            raise UsageError(exc.render(lambda name: PAGE_NAMES.get(name, name))) from None
         sclip.build_vocabulary(prompts, vocabulary, preset)  # bad classes fail before models load
 
         model = "sam3" if method == "sam3" else "clip"
@@ -227,16 +257,6 @@ class WebApp:
         if method == "proposals" or (refine_masks and method == "sclip"):
             progress(0.15, desc="Loading SAM2" if "sam2" not in self.models.loaded else "SAM2 ready")
             self.models.sam2()
-        options = RunOptions(
-            approach=method,
-            prompts=tuple(prompts),
-            vocabulary=tuple(vocabulary) if vocabulary else None,
-            preset=preset,
-            sclip=sclip_settings_from_args(self.args, preset) if method == "sclip" else None,
-            refine=RefineOptions(enabled=refine_masks and method == "sclip"),
-            sam3=sam3_settings_from_args(self.args) if method == "sam3" else None,
-            outputs=OutputOptions(),
-        )
         if method == "sam3":
             progress(0.3, desc="SAM 3")
         else:
@@ -245,12 +265,11 @@ class WebApp:
             previous.remove()
         folder = Path(tempfile.mkdtemp(prefix="session-", dir=self.root))
         # the command line's own job and writer: the same files, byte for byte
-        runner = Runner(segmenter, options, folder, models=model_options_from_args(self.args))
+        runner = Runner(segmenter, options, folder, models=page.models)
         run = runner.run_image(InputImage(Path(image_path), ""))
         result, record = run.result, run.record
-        infos = {info["prompt"]: info for info in record["targets"]}
         targets = {
-            prompt: Target(prompt, infos[prompt]["folder"], target.mask, infos[prompt])
+            prompt: Target(prompt, record.target(prompt).folder, target.mask, record.target(prompt))
             for prompt, target in result.targets.items()
         }
         labels = result.labels
@@ -284,10 +303,10 @@ class WebApp:
         return session
 
     def _record_points(self, session: Session, target: Target) -> None:
-        target.info["pixels"] = int(target.current.sum())
-        target.info["found"] = bool(target.current.any())
-        target.info["points"] = [{"x": x, "y": y, "label": label} for x, y, label in target.points] or None
-        target.info.pop("edit", None)  # an edit of the old mask no longer describes this one
+        target.info.pixels = int(target.current.sum())
+        target.info.found = bool(target.current.any())
+        target.info.points = [{"x": x, "y": y, "label": label} for x, y, label in target.points] or None
+        target.info.edit = None  # an edit of the old mask no longer describes this one
         session.write_target(target)
         session.write_record()
 
@@ -310,12 +329,12 @@ class WebApp:
         progress(0.15, desc=f"{mode.capitalize()} ({inpainter}{', minutes on a CPU' if slow else ''})")
         segmenter = self.models.segmenter()
         result = segmenter.edit(session.rgb, target.current, mode, target.prompt, text or None, inpainter,
-                                self.args.inpaint_model, settings)
+                                self.settings.models.inpaint_model, settings)
         path = files.prepare_output_dir(session.target_dir(target.prompt)) / "edited.png"
         files.save_image(result.image, path)
-        target.info["edit"] = result.metadata()
-        session.record["mode"] = mode
-        session.record["settings"].update(mode=mode, edit=text or None, inpainter=inpainter,
+        target.info.edit = result.metadata()
+        session.record.mode = mode
+        session.record.settings.update(mode=mode, edit=text or None, inpainter=inpainter,
                                           inpaint=asdict(settings))
         session.write_record()
         return session, result.image, path
@@ -343,7 +362,7 @@ class WebApp:
         rows = ["| target | pixels | share | before SAM2 | clicks |", "|---|---:|---:|---:|---:|"]
         for target in session.targets.values():
             pixels = int(target.current.sum())
-            before = target.info.get("sclip_pixels")
+            before = target.info.sclip_pixels
             rows.append(f"| {target.prompt} | {pixels} | {100 * pixels / total:.1f} % | "
                         f"{'' if before is None else before} | {len(target.points)} |")
         missing = [t.prompt for t in session.targets.values() if not t.current.any()]
@@ -393,7 +412,7 @@ def build(app: WebApp):
     import gradio as gr
     import sclip
 
-    args = app.args
+    page = app.settings
     on_cpu = app.models.device.type == "cpu"
     examples = [[str(EXAMPLES / name)] for name in EXAMPLE_IMAGES if (EXAMPLES / name).is_file()]
     defaults = inpaint.InpaintSettings()
@@ -442,7 +461,7 @@ def build(app: WebApp):
             mask_dilate=int(dilate), mask_blur=int(blur), scheduler=None if scheduler == "default" else scheduler,
         )
         session, edited, path = app.edit(session, mode, text, inpainter, settings, progress)
-        seed_used = session.targets[session.selected].info["edit"].get("seed")
+        seed_used = session.targets[session.selected].info.edit.get("seed")
         note = f"Edited '{session.selected}' ({mode}, {inpainter})" + (f", seed {seed_used}" if seed_used is not None
                                                                       else "")
         return (session.rgb, edited), str(path), str(session.folder / "result.json"), note, session
@@ -469,7 +488,7 @@ def build(app: WebApp):
                     preset = gr.Dropdown([NO_PRESET, *sclip.preset_names()], value=NO_PRESET, label="Preset",
                                          elem_id="preset")
                     approach = gr.Radio(list(APPROACHES), value="dense SCLIP", label="Approach", elem_id="approach")
-                    refine = gr.Checkbox(value=args.use_sam_refinement, label="SAM2 refinement",
+                    refine = gr.Checkbox(value=page.refine.enabled, label="SAM2 refinement",
                                          elem_id="sam-refinement")
                 run = gr.Button("Run", variant="primary", elem_id="run")
             with gr.Column(scale=2):
@@ -493,7 +512,7 @@ def build(app: WebApp):
                 gr.Markdown("## Edit the target")
                 mode = gr.Radio(list(inpaint.MODES), value="remove", label="Mode", elem_id="edit-mode")
                 edit_text = gr.Textbox(label="Edit text (what to paint, for replace and style)", elem_id="edit-text")
-                inpainter = gr.Radio(["diffusion", "opencv"], value=args.inpainter, label="Inpainter",
+                inpainter = gr.Radio(["diffusion", "opencv"], value=page.models.inpainter, label="Inpainter",
                                      elem_id="inpainter")
                 steps = gr.Slider(1, 150, value=defaults.steps, step=1, label="Steps", elem_id="steps")
                 guidance = gr.Slider(0, 20, value=defaults.guidance, step=0.5, label="Guidance", elem_id="guidance")
@@ -541,14 +560,14 @@ def launch(app: WebApp, host: str, port: int, block: bool):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with console_logging(args):
-        return run_guarded(args, lambda: _serve(args))
+    console = console_options_from_args(args)
+    with console_logging(console):
+        return run_guarded(console, lambda: _serve(args))
 
 
 def _serve(args) -> int:
-    if args.sam2_config and not args.sam2_checkpoint:
-        raise UsageError("--sam2-config only applies together with --sam2-checkpoint FILE")
-    app = WebApp(args)  # a device or precision the machine lacks fails here, before gradio's slow import
+    app = WebApp(page_settings_from_args(args))  # a device or precision the machine lacks fails here, before
+    # gradio's slow import
     try:
         import gradio  # noqa: F401
     except ImportError:

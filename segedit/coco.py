@@ -5,7 +5,10 @@ whether it was processed in this run or in an earlier one that ``--skip-existing
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .record import ResultRecord
 
 
 def target_annotations(target) -> list[dict]:
@@ -30,22 +33,22 @@ def target_annotations(target) -> list[dict]:
     ]
 
 
-def build_export(records: Iterable[dict]) -> dict:
+def build_export(records: Iterable["ResultRecord"]) -> dict:
     """images, categories (matched by their names) and annotations of every record, in order."""
     images, annotations, categories = [], [], []
     category_ids: dict[tuple[str, ...], int] = {}
     for record in records:
         image_id = len(images) + 1
-        size = record["image_size"]
-        images.append({"id": image_id, "file_name": record["image"], "height": size["height"], "width": size["width"]})
+        height, width = record.size
+        images.append({"id": image_id, "file_name": record.image, "height": height, "width": width})
         # every class is a category, also one no image shows; the same names are the same category
-        classes = [tuple(entry["names"]) for entry in record["vocabulary"]]
-        for entry, names in zip(record["vocabulary"], classes):
+        classes = [tuple(entry["names"]) for entry in record.vocabulary]
+        for entry, names in zip(record.vocabulary, classes):
             if names not in category_ids:
                 category_ids[names] = len(categories) + 1
                 categories.append({"id": category_ids[names], "name": entry["label"], "names": list(names)})
-        for target in record["targets"]:
-            for annotation in target.get("annotations", []):
+        for target in record.targets:
+            for annotation in target.annotations:
                 annotations.append({
                     "id": len(annotations) + 1,
                     "image_id": image_id,

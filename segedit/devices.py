@@ -5,12 +5,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
+from .options import DEVICES, PRECISIONS
 
 if TYPE_CHECKING:
     import torch
 
-DEVICES = ("auto", "cuda", "mps", "cpu")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 STAGES = ("clip", "sam2", "sam3", "inpaint")
 
 

@@ -9,8 +9,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # at least one image failed (unreadable image, missing weights, model error)
 EXIT_USAGE = 2  # bad flags or values, missing inputs, unusable or busy output folder
 EXIT_NOT_FOUND = 3  # at least one target was not found, nothing failed
-EXIT_INTERRUPTED = 130  # Ctrl-C
-EXIT_TERMINATED = 143  # SIGTERM
+EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM ends with 128 + 15 = 143 (signals.Terminated)
 
 EXIT_CODES_HELP = (
     "exit codes: 0 all images done and every target found; 1 at least one image failed (unreadable "

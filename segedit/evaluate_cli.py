@@ -9,18 +9,18 @@ from typing import Sequence
 import sclip
 from sclip import Vocabulary
 
-from . import files
-from .cli import (
+from . import files, loading
+from .console import console_logging, progress_bars, run_guarded
+from .flags import (
     Parser,
     add_console_arguments,
     add_model_arguments,
     add_sam2_arguments,
     add_sam3_arguments,
     add_sclip_arguments,
-    console_logging,
-    run_guarded,
+    console_options_from_args,
+    model_options_from_args,
     sclip_settings_from_args,
-    segmenter_from_args,
 )
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, UsageError
 from .evaluation import DATASETS, evaluate, format_table, open_dataset, write_metrics
@@ -62,8 +62,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if prog:
         parser.prog = prog
     args = parser.parse_args(argv)
-    with console_logging(args):
-        return run_guarded(args, lambda: _run(args))
+    console = console_options_from_args(args)
+    with console_logging(console):
+        return run_guarded(console, lambda: _run(args))
 
 
 def _run(args) -> int:
@@ -71,6 +72,7 @@ def _run(args) -> int:
         raise UsageError("--limit must be a positive number of images")
     if args.ignore_index is not None and args.dataset != "generic":
         raise UsageError(f"--ignore-index is fixed by the {args.dataset} layout; it applies to --dataset generic only")
+    models = model_options_from_args(args)
     dataset = open_dataset(args.dataset, args.data_root, args.ignore_index)
     if dataset.class_lines is not None:
         vocabulary = Vocabulary.from_lines(dataset.class_lines)
@@ -83,15 +85,13 @@ def _run(args) -> int:
     if args.save_predictions is not None:
         files.prepare_output_dir(args.save_predictions, option="--save-predictions")
     output = files.prepare_output_dir(args.output)
-    progress = not args.quiet and sys.stderr.isatty()
-    segmenter = segmenter_from_args(args, progress)
+    progress = progress_bars(console_options_from_args(args))
+    loading.check_device(models)
     # every model loads before the first image, so missing weights fail at once
-    if args.method == "sam3":
-        segmenter.sam3_segmenter
-    else:
-        segmenter.sclip
-    if args.method in SAM2_METHODS:
-        segmenter.mask_source
+    needed = ["sam3"] if args.method == "sam3" else ["clip"] + (["sam2"] if args.method in SAM2_METHODS else [])
+    from .api import Segmenter
+
+    segmenter = loading.load(Segmenter.from_options(models, progress), needed)
 
     def predict(image):
         return segmenter.predict_labels(image, vocabulary, settings, args.method)
@@ -107,7 +107,7 @@ def _run(args) -> int:
         "model": segmenter.describe(("sam3",) if args.method == "sam3" else ("clip",)),
         "sclip": None if args.method == "sam3" else settings.to_json(),
         "sam2": None if args.method not in SAM2_METHODS else {
-            "model": args.sam2_checkpoint or args.sam2_model,
+            "model": models.sam2.checkpoint or models.sam2.model,
             "points_per_side": segmenter.mask_source.settings.points_per_side,
         },
         "sam3": None if args.method != "sam3" else {

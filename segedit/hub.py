@@ -113,6 +113,6 @@ def quiet_hub() -> Iterator[None]:
 def weights_hint(status: HubStatus, flag: str) -> str:
     """One line of advice for weights that could be neither found nor downloaded."""
     hint = f"weights are looked for in the Hugging Face cache {status.cache}; {flag} loads local weights"
-    if not status.by_choice:
+    if status.offline and not status.by_choice:
         hint += ", or connect to the network once to download them"
     return hint

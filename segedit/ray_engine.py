@@ -30,9 +30,13 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+from . import batch as batches
+from .batch import Batch, is_uri
 from .errors import ImageError, UsageError, first_line
-from .images import IMAGE_SUFFIXES, InputImage, LoadedImage, collect_inputs, load_image, name_inputs
-from .runner import ImageOutcome, RunSummary, failure_message, read_record, report_outcome
+from .images import IMAGE_SUFFIXES, InputImage, LoadedImage, load_image, name_inputs, read_list_file
+from .options import Job, ModelOptions, RunOptions
+from .record import RESULT, ResultRecord
+from .runner import ImageOutcome, RunSummary, failure_message, report_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +55,6 @@ MAX_IMAGES_PER_BLOCK = 64
 
 class StalledError(RuntimeError):
     """No image finished for STALL_SECONDS: the cluster cannot run the pipeline as asked."""
-
-
-def is_uri(location) -> bool:
-    return isinstance(location, str) and "://" in location
 
 
 def _join(uri: str, name: str) -> str:
@@ -136,12 +136,9 @@ def _item(row: dict) -> InputImage:
 def _is_done(output: str, name: str) -> bool:
     """A complete result.json is there; whether its settings match is the job's to decide."""
     if not is_uri(output):
-        return read_record(Path(output) / name) is not None
-    data = _read_bytes(_join(_join(output, name), "result.json"))
-    try:
-        return data is not None and json.loads(data).get("complete") is True
-    except (ValueError, AttributeError):
-        return False
+        return ResultRecord.read(Path(output) / name) is not None
+    data = _read_bytes(_join(_join(output, name), RESULT))
+    return data is not None and ResultRecord.loads(data) is not None
 
 
 def decode(row: dict, skip_existing: bool, output: str) -> dict:
@@ -185,28 +182,32 @@ class _Job:
     or "edit" (edit and write what "segment" handed on); each part loads only its own models.
     """
 
-    def __init__(self, args, approach: str, output: str, threads: int | None, part: str):
-        from .cli import PACKAGES, build_runner
+    def __init__(self, run: RunOptions, models: ModelOptions, level: int, output: str, threads: int | None,
+                 part: str):
+        from .console import PACKAGES
+        from .loading import load_segmenter
+        from .runner import Runner
 
         if threads:
             import torch
 
             torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the actor's one logical CPU
-        self.records = _Records(logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO)
+        self.records = _Records(level)
         for name in PACKAGES:
             package = logging.getLogger(name)
             package.addHandler(self.records)
             package.setLevel(self.records.level)
             package.propagate = False
         self.part = part
-        self.export = args.export_coco is not None
+        self.export = run.outputs.export_coco is not None
         self.remote = output if is_uri(output) else None
         # a URI output is written by the local writer into a scratch folder, then copied, result.json last
         local_root = Path(tempfile.mkdtemp(prefix="segedit-ray-")) if self.remote else Path(output)
         self.failure = b""
         try:
-            stages = {"all": ("segment", "edit"), "segment": ("segment",), "edit": ("edit",)}[part]
-            self.runner = build_runner(args, approach, local_root, progress=False, stages=stages)
+            parts = {"all": ("segment", "edit"), "segment": ("segment",), "edit": ("edit",)}[part]
+            segmenter = load_segmenter(models, run, parts)
+            self.runner = Runner(segmenter, run, local_root, models=models)
         except Exception as exc:  # e.g. missing weights: handed to the driver, which fails as the local engine does
             self.failure = _portable(exc)
         self.records.lines.clear()  # model-loading lines stay in the worker's log
@@ -248,17 +249,17 @@ class _Job:
     def _finished(self, index: int, item: InputImage, outcome: ImageOutcome) -> dict:
         local_dir = self.runner.folder_of(item)
         # the driver rebuilds the COCO export from the records, as the local engine does from its folders
-        record = read_record(local_dir) if self.export else None
+        record = ResultRecord.read(local_dir) if self.export else None
         if self.remote:
             self._publish(item, local_dir, outcome)
         return {"index": index, "failure": b"", "outcome": json.dumps(asdict(outcome)),
-                "record": json.dumps(record) if record is not None else "", "analysis": b""}
+                "record": json.dumps(record.to_json()) if record is not None else "", "analysis": b""}
 
     def _fetch_result(self, item: InputImage, local_dir: Path) -> None:
-        data = _read_bytes(_join(_join(self.remote, item.name), "result.json"))
+        data = _read_bytes(_join(_join(self.remote, item.name), RESULT))
         if data is not None:
             local_dir.mkdir(parents=True, exist_ok=True)
-            (local_dir / "result.json").write_bytes(data)
+            (local_dir / RESULT).write_bytes(data)
 
     def _publish(self, item: InputImage, local_dir: Path, outcome: ImageOutcome) -> None:
         remote_dir = _join(self.remote, item.name)
@@ -328,14 +329,14 @@ def start_ray(address: str | None, local_cpus: int, verbose: bool) -> None:
         raise UsageError(f"the Ray cluster at {address} refused this client: {first_line(exc)}") from exc
     import ray.data  # it configures its loggers when imported
 
-    for handler in logging.getLogger("ray.data").handlers:
-        if not isinstance(handler, logging.FileHandler):  # its log file in the session folder keeps everything
-            handler.setLevel(logging.INFO if verbose else logging.ERROR)
+    # Its console lines are held back by the logger's own level, never by changing handlers: those on the
+    # logger may be others' (pytest's capture, an application's), which must keep seeing what they did.
+    logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
-def _pools(args) -> int:
+def _pools(run: RunOptions) -> int:
     """Actor pools of the run: segmentation, and in edit modes editing in its own pool."""
-    return 1 if args.mode == "segment" else 2
+    return 1 if run.mode == "segment" else 2
 
 
 def _default_cpu_workers(cpus: float, pools: int) -> int:
@@ -344,14 +345,15 @@ def _default_cpu_workers(cpus: float, pools: int) -> int:
     return max(1, min(MAX_DEFAULT_CPU_WORKERS, int((cpus - DECODE_CPUS) // pools)))
 
 
-def _local_workers(args) -> int:
+def _local_workers(job: Job) -> int:
     """Workers per pool for a local cluster this run starts (and sizes for them)."""
-    if args.ray_workers:
-        return args.ray_workers
-    if args.ray_gpus_per_worker:
+    engine = job.engine
+    if engine.ray_workers:
+        return engine.ray_workers
+    if engine.ray_gpus_per_worker:
         import torch
 
-        return max(1, int(torch.cuda.device_count() / (args.ray_gpus_per_worker * _pools(args))))
+        return max(1, int(torch.cuda.device_count() / (engine.ray_gpus_per_worker * _pools(job.run))))
     return local_cpu_workers()
 
 
@@ -360,7 +362,7 @@ def local_cpu_workers() -> int:
     return max(1, min(MAX_DEFAULT_CPU_WORKERS, os.cpu_count() or 1))
 
 
-def _cluster_workers(args, local_workers: int | None) -> int:
+def _cluster_workers(job: Job, local_workers: int | None) -> int:
     """Workers per pool the cluster can hold; UsageError when it cannot hold the ones asked for plus decoding.
 
     ``local_workers``: the workers a local cluster this run started was sized for (it has spare CPUs).
@@ -369,9 +371,9 @@ def _cluster_workers(args, local_workers: int | None) -> int:
 
     resources = ray.cluster_resources()
     cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
-    per_worker, pools = args.ray_gpus_per_worker, _pools(args)
-    if local_workers or args.ray_workers:
-        workers = local_workers or args.ray_workers
+    per_worker, pools = job.engine.ray_gpus_per_worker, _pools(job.run)
+    if local_workers or job.engine.ray_workers:
+        workers = local_workers or job.engine.ray_workers
     elif per_worker:
         workers = max(1, int(gpus / (per_worker * pools)))
     else:
@@ -439,100 +441,84 @@ def _rows(dataset, stall_seconds: float, explain: str) -> Iterator[dict]:
         yield row
 
 
-def run_on_ray(args, approach: str, stall_seconds: float = STALL_SECONDS) -> RunSummary:
-    from tqdm.auto import tqdm
-
-    from .images import read_list_file
-
-    listed = read_list_file(args.images_from) if args.images_from else []
-    specs = list(args.image) + listed
+def run_on_ray(job: Job, stall_seconds: float = STALL_SECONDS) -> RunSummary:
+    """``job`` on Ray: the local engine's batch preparation and batch files around a Ray Data pipeline."""
+    listed = read_list_file(job.images_from) if job.images_from else []
+    specs = list(job.images) + listed
     uris = [spec for spec in specs if is_uri(spec)]
     if uris and len(uris) < len(specs):
         raise UsageError("--image mixes URIs and local paths; give one kind per run (file:// names local files)")
-    if uris:
-        inputs = collect_uri_inputs(specs, args.recursive)
-    else:
-        inputs = collect_inputs(args.image, recursive=args.recursive, listed=listed,
-                                exclude=[] if is_uri(args.output) else [args.output])
-    if is_uri(args.output):
-        output = args.output
-        filesystem, root = _filesystem(output)
-        filesystem.create_dir(root, recursive=True)
-        if args.export_coco is not None:
-            from . import files
-
-            files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
-    else:
-        from . import files
-
-        output = str(files.prepare_output_dir(args.output))
-        if args.export_coco is not None:
-            files.prepare_output_dir(args.export_coco.parent, option="--export-coco")
     try:
-        import ray
+        import ray  # noqa: F401
     except ImportError:
         raise UsageError("--engine ray needs Ray Data: pip install 'sclip-edit[ray]'") from None
+    inputs = collect_uri_inputs(specs, job.recursive) if uris else batches.local_inputs(job)
+    if is_uri(job.output):
+        filesystem, root = _filesystem(job.output)
+    with batches.prepared(job, inputs) as batch:
+        if is_uri(job.output):
+            filesystem.create_dir(root, recursive=True)
+            batch.publish = lambda folder: upload_folder(folder, job.output)
+            batch.records = {}
+        return batches.run(batch, lambda ready: _execute(ready, stall_seconds))
 
+
+def _execute(batch: Batch, stall_seconds: float) -> None:
+    import ray
+    from tqdm.auto import tqdm
+
+    job, engine = batch.job, batch.job.engine
     owned = not ray.is_initialized()
-    pools = _pools(args)
+    pools = _pools(job.run)
     # a cluster this run starts is this machine: sized for its workers, its cores shared out among them
-    here = owned and not (args.ray_address or os.environ.get("RAY_ADDRESS"))
-    local_workers = _local_workers(args) if here else None
+    here = owned and not (engine.ray_address or os.environ.get("RAY_ADDRESS"))
+    local_workers = _local_workers(job) if here else None
     if owned:
-        start_ray(args.ray_address, (local_workers or 1) * pools + SPARE_LOCAL_CPUS, args.verbose or args.debug)
+        start_ray(engine.ray_address, (local_workers or 1) * pools + SPARE_LOCAL_CPUS,
+                  job.console.verbose or job.console.debug)
     try:
-        workers = _cluster_workers(args, local_workers)
+        workers = _cluster_workers(job, local_workers)
         threads = max(1, (os.cpu_count() or 1) // (workers * pools)) if here else None
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         rows = [{"index": index, "path": str(item.path), "name": item.name, "error": item.error}
-                for index, item in enumerate(inputs)]
-        job = {"args": args, "approach": approach, "output": output, "threads": threads}
+                for index, item in enumerate(batch.inputs)]
+        output = str(batch.output)
+        # workers get the settings objects, never flags
+        worker = {"run": job.run, "models": job.models, "level": job.console.level, "output": output,
+                  "threads": threads}
         # in edit modes the edit models (Stable Diffusion, the heavy ones) get a pool of their own, fed as
         # masks are ready
         parts = ["all"] if pools == 1 else ["segment", "edit"]
-        dataset = pipeline(rows, {"skip_existing": args.skip_existing, "output": output},
-                           [(_Job, {**job, "part": part}) for part in parts], workers, args.ray_gpus_per_worker)
+        dataset = pipeline(rows, {"skip_existing": job.run.outputs.skip_existing, "output": output},
+                           [(_Job, {**worker, "part": part}) for part in parts], workers, engine.ray_gpus_per_worker)
         explain = (f"the Ray cluster ({ray.cluster_resources().get('CPU', 0):g} CPU, "
                    f"{ray.cluster_resources().get('GPU', 0):g} GPU) may be unable to start {workers} worker(s) "
                    "or their decoding tasks; see `ray status` and the worker logs")
-        return _collect(_rows(dataset, stall_seconds, explain), inputs, args, output,
-                        tqdm(total=len(inputs), desc="images", unit="image",
-                             disable=args.quiet or not os.isatty(2) or len(inputs) < 2))
+        _collect(_rows(dataset, stall_seconds, explain), batch,
+                 tqdm(total=len(batch.inputs), desc="images", unit="image",
+                      disable=job.console.quiet or not os.isatty(2) or len(batch.inputs) < 2))
     finally:
         if owned:
             ray.shutdown()
 
 
-def _collect(rows: Iterator[dict], inputs: list[InputImage], args, output: str, bar) -> RunSummary:
-    """Report each finished image; write the summary and COCO export, in input order, also after Ctrl-C."""
-    from . import files
-    from .coco import build_export
-
+def _collect(rows: Iterator[dict], batch: Batch, bar) -> None:
+    """Report each finished image into the batch's summary, in input order, also when stopped."""
     outcomes: dict[int, ImageOutcome] = {}
-    records: dict[int, dict] = {}
     try:
         for row in rows:
             if row["failure"]:
                 raise pickle.loads(row["failure"])
+            batch.started = True
             index = row["index"]
             for name, level, message in json.loads(row["logs"]):
                 logging.getLogger(name).log(level, "%s", message)
             outcomes[index] = ImageOutcome.from_json(json.loads(row["outcome"]))
-            if row["record"]:
-                records[index] = json.loads(row["record"])
-            report_outcome(outcomes[index], args.verbose)
+            if row["record"] and batch.records is not None:
+                batch.records[index] = ResultRecord.from_json(json.loads(row["record"]))
+            report_outcome(outcomes[index], batch.job.console.verbose)
             bar.update()
     finally:
         bar.close()
-        summary = RunSummary([outcomes[index] for index in sorted(outcomes)])
-        if len(inputs) > 1:
-            if is_uri(output):
-                with tempfile.TemporaryDirectory(prefix="segedit-summary-") as folder:
-                    summary.write(Path(folder))
-                    upload_folder(Path(folder), output)
-            else:
-                summary.write(Path(output))
-        if args.export_coco is not None:
-            files.save_json(build_export(records[index] for index in sorted(records)), args.export_coco)
-    return summary
+        batch.summary.outcomes[:] = [outcomes[index] for index in sorted(outcomes)]

@@ -27,13 +27,13 @@ from .errors import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, ImageError, first_line
 from .images import InputImage, LoadedImage, load_image
 from .options import ModelOptions, RunOptions
 from .outputs import remove_partial_files, remove_stale_outputs
+from .record import RESULT, ResultRecord
 from .resize import scaled_size
 from .writer import ResultWriter
 
 logger = logging.getLogger(__name__)
 
 OUT_OF_MEMORY_ADVICE = "CUDA out of memory; try --model ViT-B-16, --low-vram, --max-side 1024 or --device cpu"
-RESULT = "result.json"
 
 
 @dataclass
@@ -42,7 +42,7 @@ class ImageRun:
 
     rgb: np.ndarray
     result: object  # SegmentationResult
-    record: dict
+    record: ResultRecord
 
 
 @dataclass
@@ -77,7 +77,6 @@ class ImageOutcome:
     found: bool | None = None  # every target found; for skipped images, as their earlier run recorded it
     redone: bool = False  # a complete earlier result existed but was made with other settings
     targets: list[TargetSummary] = field(default_factory=list)
-
 
     @classmethod
     def from_json(cls, data: dict) -> "ImageOutcome":
@@ -133,15 +132,6 @@ def failure_message(exc: Exception, path: Path) -> str:
     return f"{type(exc).__name__}: {first_line(exc)}"
 
 
-def read_record(out_dir: Path) -> dict | None:
-    """The complete result.json of an earlier run, or None."""
-    try:
-        record = json.loads((out_dir / RESULT).read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and record.get("complete") is True else None
-
-
 def report_outcome(outcome: ImageOutcome, verbose: bool) -> None:
     """The status line of one image: failures always, every image with --verbose."""
     if verbose or outcome.status == "failed":
@@ -175,37 +165,20 @@ class Runner:
         self.vocabulary = sclip.build_vocabulary(options.prompts, options.vocabulary, options.preset).vocabulary
 
     # ---- the batch ----------------------------------------------------------------------------
-    def run(self, inputs: list[InputImage]) -> RunSummary:
+    def run(self, inputs: list[InputImage], summary: RunSummary) -> RunSummary:
+        """Every image in turn, each outcome added to ``summary`` as it is known (so it is complete up to
+        the image a Ctrl-C stops)."""
         from tqdm.auto import tqdm
 
-        summary = RunSummary()
         bar = tqdm(inputs, desc="images", unit="image", disable=not self.progress or len(inputs) < 2)
-        try:
-            for item in bar:
-                outcome = self.process(item)
-                summary.outcomes.append(outcome)
-                self.report(outcome)
-        except KeyboardInterrupt as exc:
-            summary.interrupted_code = getattr(exc, "exit_code", 130)
-            raise
-        finally:
-            # also after Ctrl-C: the summary and export then cover the images finished so far
-            self.finish(inputs, summary)
+        for item in bar:
+            outcome = self.process(item)
+            summary.outcomes.append(outcome)
+            self.report(outcome)
         return summary
 
     def report(self, outcome: ImageOutcome) -> None:
         report_outcome(outcome, self.verbose)
-
-    def finish(self, inputs: list[InputImage], summary: RunSummary) -> None:
-        """summary.json/.csv for a batch and the COCO export of every finished image of the job."""
-        if len(inputs) > 1:
-            summary.write(self.output)
-        export = self.options.outputs.export_coco
-        if export is not None:
-            from .coco import build_export
-
-            records = (read_record(self.folder_of(item)) for item in inputs)
-            files.save_json(build_export(record for record in records if record is not None), export)
 
     def folder_of(self, item: InputImage) -> Path:
         return self.output / item.name if item.name else self.output
@@ -245,12 +218,12 @@ class Runner:
             outcome.status, outcome.message = "failed", item.error
             return outcome
         fingerprint = self.fingerprint(item)
-        earlier = read_record(self.folder_of(item)) if self.options.outputs.skip_existing else None
+        earlier = ResultRecord.read(self.folder_of(item)) if self.options.outputs.skip_existing else None
         redone = False
         if earlier is not None:
-            if earlier.get("fingerprint") == fingerprint:
+            if earlier.fingerprint == fingerprint:
                 outcome.status = "skipped"
-                outcome.found = all(target.get("found") for target in earlier.get("targets", []))
+                outcome.found = earlier.found
                 return outcome
             redone = True
         started = time.perf_counter()
@@ -268,7 +241,7 @@ class Runner:
             record = self.write(analysis, self.edits(analysis.loaded.rgb, analysis.result))
         except Exception as exc:  # as in begin: one image's failure is its own
             return self._failed(outcome, exc, item, started)
-        outcome.targets = [TargetSummary(t["prompt"], t["found"], t["pixels"], t["share"]) for t in record["targets"]]
+        outcome.targets = [TargetSummary(t.prompt, t.found, t.pixels, t.share) for t in record.targets]
         outcome.found = all(target.found for target in outcome.targets)
         if not outcome.found:
             outcome.status = "not_found"
@@ -315,7 +288,7 @@ class Runner:
             for prompt, target in result.targets.items() if target.found
         }
 
-    def write(self, analysis: "Analysis", edits: dict) -> dict:
+    def write(self, analysis: "Analysis", edits: dict) -> ResultRecord:
         """Write the image's folder, replacing whatever an earlier run left there; returns result.json."""
         options = self.options
         item, loaded, result = analysis.item, analysis.loaded, analysis.result
@@ -336,20 +309,19 @@ class Runner:
         if edits:
             model["precision"] = {**model["precision"], **self.segmenter.precision.names(["inpaint"])}
         load_seconds = {**analysis.load_seconds, **self.segmenter.load_seconds}
-        record = {
-            "complete": False,
-            "tool_version": self.version,
-            "fingerprint": analysis.fingerprint,
-            "image": str(item.path),
-            "image_size": {"width": width, "height": height},
-            "input_notes": notes,
-            "approach": options.approach,
-            "mode": options.mode,
-            "model": model,
-            "model_load_seconds": {name: round(value, 3) for name, value in load_seconds.items()},
-            "settings": self.settings,
-            "timings": dict(result.timings),
-        }
+        record = ResultRecord(
+            tool_version=self.version,
+            fingerprint=analysis.fingerprint,
+            image=str(item.path),
+            image_size={"width": width, "height": height},
+            input_notes=notes,
+            approach=options.approach,
+            mode=options.mode,
+            model=model,
+            model_load_seconds={name: round(value, 3) for name, value in load_seconds.items()},
+            settings=self.settings,
+            timings=dict(result.timings),
+        )
         return self.writer.write(out_dir, loaded.rgb, result, edits, record)
 
     def analyse(self, rgb, key=None):

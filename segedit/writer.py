@@ -13,6 +13,7 @@ import numpy as np
 
 from . import files
 from .options import INSTANCE_APPROACHES, RunOptions
+from .record import RESULT, ResultRecord, TargetRecord
 
 
 def target_folders(prompts: Sequence[str]) -> dict[str, str]:
@@ -30,8 +31,8 @@ class ResultWriter:
         self.options = options
         self.folders = target_folders(options.prompts)
 
-    def write(self, out_dir: Path, original: np.ndarray, result, edits: dict, record: dict) -> dict:
-        """Write every file of one image and return the completed result.json record."""
+    def write(self, out_dir: Path, original: np.ndarray, result, edits: dict, record: ResultRecord) -> ResultRecord:
+        """Write every file of one image; ``record`` (its run and models) is completed and written last."""
         import viz
 
         from . import coco
@@ -50,24 +51,24 @@ class ResultWriter:
             files.save_npy(result.probs, out_dir / "probs.npy")
 
         vocabulary = result.vocabulary
-        record["vocabulary"] = [
+        record.vocabulary = [
             {"index": index, "label": label, "names": list(names)}
             for index, (label, names) in enumerate(zip(vocabulary.labels, vocabulary.classes))
         ]
         if result.class_pixels is not None:
-            record["class_pixels"] = [
+            record.class_pixels = [
                 {"index": index, "names": list(names), "pixels": count}
                 for index, (names, count) in enumerate(zip(result.vocabulary.classes, result.class_pixels))
             ]
-        record["targets"] = []
+        record.targets = []
         for prompt, target in result.targets.items():
             folder = self.folders[prompt]
             target_dir = out_dir / folder if folder else out_dir
             if folder:
                 files.prepare_output_dir(target_dir)
             files.save_mask(target.mask, target_dir / "mask.png")
-            info = target.to_json()
-            info["folder"] = folder
+            info = TargetRecord.from_json(target.to_json())
+            info.folder = folder
             if result.approach in INSTANCE_APPROACHES:
                 self._write_instances(target, original, target_dir)
             elif visualize:
@@ -77,12 +78,12 @@ class ResultWriter:
                     files.save_image(viz.overlay_mask(original, target.mask, (0, 200, 0)),
                                      target_dir / "sam2_refined_mask.png")
             if prompt in edits:
-                info["edit"] = self._write_edit(edits[prompt], original, target.mask, target_dir)
-            info["annotations"] = coco.target_annotations(target)
-            record["targets"].append(info)
-        record["timings"] = {name: round(value, 3) for name, value in record.get("timings", {}).items()}
-        record["complete"] = True
-        files.save_json(record, out_dir / "result.json")
+                info.edit = self._write_edit(edits[prompt], original, target.mask, target_dir)
+            info.annotations = coco.target_annotations(target)
+            record.targets.append(info)
+        record.timings = {name: round(value, 3) for name, value in record.timings.items()}
+        record.complete = True
+        files.save_json(record.to_json(), out_dir / RESULT)
         return record
 
     def _write_instances(self, target, original: np.ndarray, target_dir: Path) -> None:

@@ -49,7 +49,7 @@ def server(model_argv, tmp_path_factory):
     from segedit import app as webapp
 
     argv = model_argv + ["--no-sam-refinement", "--inpainter", "opencv"]
-    app = webapp.WebApp(webapp.build_parser().parse_args(argv), root=tmp_path_factory.mktemp("sessions"))
+    app = webapp.WebApp(webapp.page_settings_from_args(webapp.build_parser().parse_args(argv)), root=tmp_path_factory.mktemp("sessions"))
     port = free_port()
     demo = webapp.launch(app, "127.0.0.1", port, block=False)
     yield Server(f"http://127.0.0.1:{port}/", app, argv)

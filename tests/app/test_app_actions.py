@@ -17,13 +17,13 @@ def no_progress(*args, **kwargs):
 def app(model_argv, tiny_inpaint_model, tmp_path):
     args = webapp.build_parser().parse_args(model_argv + ["--no-sam-refinement", "--inpaint-model",
                                                           tiny_inpaint_model])
-    app = webapp.WebApp(args, root=tmp_path / "sessions")
+    app = webapp.WebApp(webapp.page_settings_from_args(args), root=tmp_path / "sessions")
     yield app
     app.close()
 
 
 def test_replace_with_diffusion_records_the_seed(app, photo_file, photo):
-    assert app.args.inpainter == "diffusion"
+    assert app.settings.models.inpainter == "diffusion"
     session = app.segment(str(photo_file), "person", "", webapp.NO_PRESET, "dense SCLIP", False, None, no_progress)
     settings = inpaint.InpaintSettings(steps=2, seed=5)
     session, edited, path = app.edit(session, "replace", "a red racing car", "diffusion", settings, no_progress)

@@ -16,7 +16,7 @@ def test_flags_set_the_starting_values(tiny_clip_checkpoint):
     assert args.use_sam_refinement is False and args.sam_points_per_side == 8
     assert (args.inpainter, args.inpaint_model, args.device, args.precision) == ("opencv", "some/model", "cpu",
                                                                                  "fp32")
-    models = webapp.Models(args)
+    models = webapp.Models(webapp.page_settings_from_args(args).models)
     assert models.device.type == "cpu" and models.loaded == set()  # nothing loads before the first use
 
 

@@ -13,7 +13,7 @@ def no_progress(*args, **kwargs):
 def test_sam3_approach_writes_the_command_lines_files(model_argv, tiny_sam3_dir, photo_file, photo, tmp_path):
     args = webapp.build_parser().parse_args(model_argv + ["--sam3-model", tiny_sam3_dir, "--sam3-threshold", "0",
                                                           "--inpainter", "opencv"])
-    app = webapp.WebApp(args, root=tmp_path / "sessions")
+    app = webapp.WebApp(webapp.page_settings_from_args(args), root=tmp_path / "sessions")
     try:
         session = app.segment(str(photo_file), "person", "sky\nperson, man", webapp.NO_PRESET, "SAM 3", True, None,
                               no_progress)

@@ -228,15 +228,21 @@ def test_several_prompts_share_one_stage1_pass_per_image(tmp_path, crops, model_
 def test_the_ray_engine_parts_load_only_their_models_and_write_what_process_writes(tmp_path, crops, model_flags):
     """Segmentation workers never load the inpainter, edit workers never load CLIP, and
     begin (read, segment) then complete (edit, write) in two runners gives process's files."""
-    from segedit.cli import build_parser, build_runner
+    from segedit.flags import build_parser, job_from_args
     from segedit.images import InputImage
+    from segedit.loading import load_segmenter
+    from segedit.runner import Runner
 
     path = save(tmp_path / "a.png", crops[0])
-    args = build_parser("sclip").parse_args(["--image", str(path), "--mode", "remove", "--inpainter", "opencv"]
-                                            + FOUND + model_flags)
-    whole = build_runner(args, "sclip", tmp_path / "whole", progress=False)
-    segmenting = build_runner(args, "sclip", tmp_path / "parts", progress=False, stages=("segment",))
-    editing = build_runner(args, "sclip", tmp_path / "parts", progress=False, stages=("edit",))
+    job = job_from_args(build_parser("sclip").parse_args(["--image", str(path), "--mode", "remove", "--inpainter",
+                                                          "opencv"] + FOUND + model_flags), "sclip")
+
+    def build_runner(output, parts=("segment", "edit")):
+        return Runner(load_segmenter(job.models, job.run, parts), job.run, output, models=job.models)
+
+    whole = build_runner(tmp_path / "whole")
+    segmenting = build_runner(tmp_path / "parts", ("segment",))
+    editing = build_runner(tmp_path / "parts", ("edit",))
     assert segmenting.segmenter._inpainters == {} and segmenting.segmenter._sclip is not None
     assert editing.segmenter._sclip is None and list(editing.segmenter._inpainters) == [("opencv", None)]
 

@@ -15,6 +15,7 @@ import main
 import main_sclip
 import refine
 from segedit.coco import build_export
+from segedit.record import ResultRecord, TargetRecord
 
 
 @pytest.fixture
@@ -158,8 +159,10 @@ def test_categories_are_matched_by_name_across_records():
         vocabulary = [{"index": 0, "label": "background", "names": ["sky", "wall"]},
                       {"index": 1, "label": label, "names": [label]}]
         annotations = [dict(annotation, class_index=1, score=score)] if score is not None else []
-        return {"image": image, "image_size": {"width": 6, "height": 4}, "vocabulary": vocabulary,
-                "targets": [{"annotations": annotations}]}
+        target = TargetRecord(label, 1, [label], bool(annotations), 6 if annotations else 0, 0.25,
+                              annotations=annotations)
+        return ResultRecord("f", image, {"width": 6, "height": 4}, "sclip", "segment", {}, {},
+                            vocabulary=vocabulary, targets=[target], complete=True)
 
     data = build_export([record("street.jpg", "person", 0.8), record("street2.jpg", "car", 0.6),
                          record("empty.jpg", "car", None)])

@@ -14,7 +14,7 @@ from PIL import Image
 
 import main
 import main_sclip
-from segedit.cli import build_parser
+from segedit.flags import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 WHEEL_PACKAGES = {"sclip", "refine", "inpaint", "viz", "sam3seg", "segedit"}
@@ -97,14 +97,15 @@ def test_result_json_records_the_run(image_file, tmp_path, tiny_clip_checkpoint,
 
 
 def test_sam_fast_lands_in_the_model_record(tiny_clip_checkpoint, text_cache):
-    from segedit.cli import model_options_from_args, segmenter_from_args
+    from segedit.api import Segmenter
+    from segedit.flags import model_options_from_args
 
     args = build_parser("sclip").parse_args(["--image", "x.jpg", "--prompt", "cat", "--sam-fast", "--clip-weights",
                                              str(tiny_clip_checkpoint), "--cache-dir", str(text_cache), "--device",
                                              "cpu"])
     assert model_options_from_args(args).sam2.generator.points_per_side == 12
     # the generator's settings decide SAM2's masks as the weights do, so the record (and fingerprint) has them
-    record = segmenter_from_args(args, progress=False).describe(("clip", "sam2"))
+    record = Segmenter.from_options(model_options_from_args(args)).describe(("clip", "sam2"))
     assert record["sam2_generator"]["points_per_side"] == 12 and record["precision"] == {"clip": "fp32", "sam2": "fp32"}
 
 
