@@ -62,3 +62,20 @@ def tiny_sam3_dir(tmp_path_factory) -> str:
     from tiny_sam3 import build_tiny_sam3
 
     return build_tiny_sam3(tmp_path_factory.mktemp("tiny_sam3"))
+
+
+@pytest.fixture(scope="session")
+def clip_flags(tiny_clip_checkpoint, tmp_path_factory) -> list[str]:
+    """The tiny CLIP on the CPU, its text embeddings cached once for the session."""
+    return ["--clip-weights", str(tiny_clip_checkpoint), "--cache-dir", str(tmp_path_factory.mktemp("text-cache")),
+            "--device", "cpu"]
+
+
+@pytest.fixture
+def image_file(tmp_path, photo) -> Path:
+    """A 64x80 piece of the real photo as a PNG."""
+    from PIL import Image
+
+    path = tmp_path / "piece.png"
+    Image.fromarray(np.ascontiguousarray(photo[20:84, 60:140])).save(path)
+    return path

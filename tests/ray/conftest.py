@@ -30,9 +30,3 @@ def batch(tmp_path_factory, photo) -> Path:
     whole = (folder / "piece0.png").read_bytes()
     (folder / "truncated.png").write_bytes(whole[: len(whole) // 2])
     return folder
-
-
-@pytest.fixture(scope="session")
-def clip_flags(tiny_clip_checkpoint, tmp_path_factory) -> list[str]:
-    return ["--clip-weights", str(tiny_clip_checkpoint), "--cache-dir", str(tmp_path_factory.mktemp("text-cache")),
-            "--device", "cpu"]

@@ -168,12 +168,34 @@ def test_uri_output_needs_the_ray_engine(batch, clip_flags, tmp_path, capsys):
                                  "give a folder"]
 
 
-def test_missing_weights_in_the_workers_fail_with_one_line(batch, tmp_path, capsys):
+@pytest.mark.parametrize("engine", [[], RAY], ids=["local", "ray"])
+def test_missing_weights_fail_with_one_line_and_leave_no_folder(engine, batch, tmp_path, capsys):
     missing = tmp_path / "nowhere.pt"
-    code, err = run(main_sclip.main, ["--image", str(batch), "--output", str(tmp_path / "run"), *RAY,
+    out = tmp_path / "new" / "run"
+    code, err = run(main_sclip.main, ["--image", str(batch), "--output", str(out), *engine,
                                       "--clip-weights", str(missing), "--device", "cpu"] + FOUND + SCLIP, capsys)
     assert code == 1
     assert len(err) == 1 and err[0].startswith(f"error: CLIP weights file not found: {missing}")
+    assert not (tmp_path / "new").exists()  # nor its parent: the run created both
+
+
+@pytest.mark.parametrize("engine", [[], RAY], ids=["local", "ray"])
+def test_a_folder_in_use_is_refused_before_any_model_loads(engine, batch, clip_flags, tmp_path, capsys, monkeypatch):
+    from segedit import loading
+    from segedit.outputs import OutputLock
+
+    def never(*args, **kwargs):
+        raise AssertionError("a model was about to load")
+
+    monkeypatch.setattr(loading, "load_segmenter", never)
+    monkeypatch.setattr(ray_engine, "_execute", never)
+    out = tmp_path / "run"
+    out.mkdir()
+    with OutputLock(out):
+        code, err = run(main_sclip.main, ["--image", str(batch), "--output", str(out), *engine] + FOUND + SCLIP
+                        + clip_flags, capsys)
+    assert code == 2 and len(err) == 1 and f"is in use by another run (pid {os.getpid()})" in err[0]
+    assert list(out.iterdir()) == []
 
 
 def test_a_run_that_cannot_progress_says_so():

@@ -19,11 +19,6 @@ CLIS = [pytest.param(main_sclip.main, id="main_sclip"), pytest.param(main.main, 
 
 
 @pytest.fixture
-def clip_flags(tiny_clip_checkpoint, text_cache) -> list[str]:
-    return ["--clip-weights", str(tiny_clip_checkpoint), "--cache-dir", str(text_cache), "--device", "cpu"]
-
-
-@pytest.fixture
 def sclip_flags(clip_flags) -> list[str]:
     # a 224 px short side keeps each small test image to one or two CLIP windows
     return clip_flags + ["--short-side", "224", "--no-sam-refinement"]

@@ -15,10 +15,9 @@ from segedit import files
 
 
 @pytest.fixture
-def model_flags(tiny_clip_checkpoint, text_cache) -> list[str]:
+def model_flags(clip_flags) -> list[str]:
     # a 224 px short side keeps each small test image to one or two CLIP windows
-    return ["--clip-weights", str(tiny_clip_checkpoint), "--cache-dir", str(text_cache), "--device", "cpu",
-            "--short-side", "224", "--no-sam-refinement"]
+    return clip_flags + ["--short-side", "224", "--no-sam-refinement"]
 
 
 @pytest.fixture

@@ -96,6 +96,9 @@ def test_weights_hint_names_cache_and_flag_and_offers_download_only_when_not_cho
         assert str(tmp_path) in hint and "--clip-weights FILE" in hint and "\n" not in hint
     assert "connect" not in hub.weights_hint(chosen, "--clip-weights FILE")
     assert "connect to the network once" in hub.weights_hint(cut_off, "--clip-weights FILE")
+    # online, the weights were not found on the hub either: connecting would not help
+    online = hub.HubStatus(False, "https://hub.example reachable", tmp_path)
+    assert "connect" not in hub.weights_hint(online, "--clip-weights FILE")
 
 
 def test_quiet_hub_holds_retry_warnings_back_and_restores_levels():

@@ -1,4 +1,4 @@
-"""Targets and their records (issue 10): background names as prompts, merged classes, class counts,
+"""Targets and their records: background names as prompts, merged classes, class counts,
 16-bit label maps, rejected numbers, strict JSON, long prompts, thin images, skipped SAM2, precision."""
 import json
 import cv2
@@ -18,13 +18,6 @@ def strict_json(path):
         raise ValueError(f"non-standard JSON constant {name}")
 
     return json.loads(path.read_text(), parse_constant=refuse)
-
-
-@pytest.fixture
-def image_file(tmp_path, photo):
-    path = tmp_path / "piece.png"
-    Image.fromarray(np.ascontiguousarray(photo[20:84, 60:140])).save(path)  # 64x80 of the real photo
-    return path
 
 
 @pytest.fixture

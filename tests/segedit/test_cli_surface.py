@@ -1,4 +1,4 @@
-"""The tool's surface (issue 12): a light --help, one-line argparse errors, complete help texts, what
+"""The tool's surface: a light --help, one-line argparse errors, complete help texts, what
 result.json records, the flat layout of one deduplicated prompt, console script and wheel names."""
 import json
 import re
@@ -63,13 +63,6 @@ def test_argparse_errors_come_first_on_one_line(capsys):
     assert stopped.value.code == 2
     assert lines[0].startswith("main_sclip.py: error:") and "--short-side" in lines[0]
     assert len(lines) <= 2
-
-
-@pytest.fixture
-def image_file(tmp_path, photo):
-    path = tmp_path / "piece.png"
-    Image.fromarray(np.ascontiguousarray(photo[20:84, 60:140])).save(path)
-    return path
 
 
 def no_duplicate_keys(pairs):
