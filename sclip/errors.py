@@ -16,7 +16,7 @@ class SCLIPSettingsError(ValueError):
 
     exit_code = 2
 
-    def __init__(self, message: str, setting: str):
+    def __init__(self, setting: str, message: str):
         super().__init__(message)
         self.setting = setting
 
@@ -26,6 +26,6 @@ class VocabularyError(ValueError):
 
     exit_code = 2
 
-    def __init__(self, message: str, setting: str):
+    def __init__(self, setting: str, message: str):
         super().__init__(message)
         self.setting = setting

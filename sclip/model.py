@@ -71,7 +71,7 @@ def load_clip(
         name = f"{os.path.basename(path)}"
     else:
         if model_name not in open_clip.list_models():
-            raise SCLIPSettingsError(f"unknown CLIP model '{model_name}'; try ViT-B-16 or ViT-L-14", "model")
+            raise SCLIPSettingsError("model", f"unknown CLIP model '{model_name}'; try ViT-B-16 or ViT-L-14")
         try:
             with _root_logger_silenced():
                 # OpenAI trained with QuickGELU; open_clip only warns when the plain config (GELU) gets those weights

@@ -40,11 +40,15 @@ class SCLIPSettings:
 
     def __post_init__(self):
         if not (_is_number(self.logit_scale) and math.isfinite(self.logit_scale) and self.logit_scale > 0):
-            raise SCLIPSettingsError(f"logit scale must be a finite number > 0, got {self.logit_scale!r}", "logit_scale")
+            raise SCLIPSettingsError(
+                "logit_scale", f"logit scale must be a finite number > 0, got {self.logit_scale!r}"
+            )
         if not (_is_number(self.prob_thd) and 0 <= self.prob_thd <= 1):  # NaN fails the comparison too
-            raise SCLIPSettingsError(f"probability threshold must lie in [0, 1], got {self.prob_thd!r}", "prob_thd")
+            raise SCLIPSettingsError("prob_thd", f"probability threshold must lie in [0, 1], got {self.prob_thd!r}")
         if self.area_thd is not None and not (_is_number(self.area_thd) and 0 <= self.area_thd <= 1):
-            raise SCLIPSettingsError(f"area threshold must lie in [0, 1] or be unset, got {self.area_thd!r}", "area_thd")
+            raise SCLIPSettingsError(
+                "area_thd", f"area threshold must lie in [0, 1] or be unset, got {self.area_thd!r}"
+            )
         for name in ("short_side", "slide_crop", "slide_stride", "window_batch"):
             _require_int(name, getattr(self, name), minimum=1)
         _require_int("pamr_steps", self.pamr_steps, minimum=0)
@@ -59,7 +63,7 @@ def _is_number(value) -> bool:
 
 def _require_int(name: str, value, minimum: int) -> None:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise SCLIPSettingsError(f"{name.replace('_', ' ')} must be an integer >= {minimum}, got {value!r}", name)
+        raise SCLIPSettingsError(name, f"{name.replace('_', ' ')} must be an integer >= {minimum}, got {value!r}")
 
 
 def preset_settings(name: str, **overrides) -> SCLIPSettings:
@@ -86,13 +90,15 @@ def check_feature_layers(
         return []
     layers = sorted(set(feature_layers))
     if any(not isinstance(layer, numbers.Integral) or isinstance(layer, bool) for layer in layers):
-        raise SCLIPSettingsError(f"feature layers must be integers, got {list(feature_layers)}", "feature_layers")
+        raise SCLIPSettingsError("feature_layers", f"feature layers must be integers, got {list(feature_layers)}")
     if depth is None and model_name is not None:
         depth = _vision_depth(model_name)
     if layers[0] < 1 or (depth is not None and layers[-1] > depth):
         bound = f"1..{depth}" if depth is not None else ">= 1"
         where = f" for {model_name}" if model_name else ""
-        raise SCLIPSettingsError(f"feature layers must lie in {bound}{where}, got {list(feature_layers)}", "feature_layers")
+        raise SCLIPSettingsError(
+            "feature_layers", f"feature layers must lie in {bound}{where}, got {list(feature_layers)}"
+        )
     return layers
 
 

@@ -55,10 +55,12 @@ class Vocabulary:
         for number, line in enumerate(lines, start=1):
             names = split_names(line)
             if not names:
-                raise VocabularyError(f"vocabulary class {number} has no name (empty line or only commas)", "vocabulary")
+                raise VocabularyError(
+                    "vocabulary", f"vocabulary class {number} has no name (empty line or only commas)"
+                )
             classes.append(names)
         if not classes:
-            raise VocabularyError("the vocabulary is empty", "vocabulary")
+            raise VocabularyError("vocabulary", "the vocabulary is empty")
         return cls(tuple(classes), background)
 
     @property
@@ -130,11 +132,11 @@ def build_vocabulary(
     vocabulary = [vocabulary] if isinstance(vocabulary, str) else vocabulary
     prompts = list(dict.fromkeys(prompt.strip() for prompt in prompts))
     if not prompts:
-        raise VocabularyError("no prompt given; name the object to find, e.g. car", "prompts")
+        raise VocabularyError("prompts", "no prompt given; name the object to find, e.g. car")
     if any(not split_names(prompt) for prompt in prompts):
-        raise VocabularyError("a prompt is empty; name the object to find, e.g. car", "prompts")
+        raise VocabularyError("prompts", "a prompt is empty; name the object to find, e.g. car")
     if preset is not None and vocabulary:
-        raise VocabularyError("a preset and a vocabulary both define the classes; give only one", "vocabulary")
+        raise VocabularyError("vocabulary", "a preset and a vocabulary both define the classes; give only one")
     if preset is not None:
         base = load_preset(preset).vocabulary
     elif isinstance(vocabulary, Vocabulary):
@@ -151,8 +153,8 @@ def build_vocabulary(
         kept = tuple(name for name in classes[0] if _key(name) not in prompt_keys)
         if not kept:
             raise VocabularyError(
-                f"the prompts name the whole background class ({NAME_SEPARATOR.join(classes[0])}); "
-                "name an object instead", "prompts",
+                "prompts", f"the prompts name the whole background class ({NAME_SEPARATOR.join(classes[0])}); "
+                "name an object instead",
             )
         if len(kept) < len(classes[0]):
             removed = [name for name in classes[0] if name not in kept]
@@ -232,7 +234,7 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> Preset:
     table = _preset_table()
     if name not in table:
-        raise SCLIPSettingsError(f"unknown preset '{name}'; available: {', '.join(preset_names())}", "preset")
+        raise SCLIPSettingsError("preset", f"unknown preset '{name}'; available: {', '.join(preset_names())}")
     values = dict(table[name])
     background = values.pop("background", False)
     lines = (PRESET_DIR / f"{name}.txt").read_text().splitlines()

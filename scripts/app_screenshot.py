@@ -33,7 +33,7 @@ def main(argv=None) -> int:
 
     from segedit import app as webapp
 
-    app = webapp.WebApp(webapp.build_parser().parse_args(app_argv))
+    app = webapp.WebApp(webapp.page_settings_from_args(webapp.build_parser().parse_args(app_argv)))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

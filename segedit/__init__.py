@@ -18,6 +18,8 @@ _LAZY = {
     "SAM2Options": ".options",
     "ModelOptions": ".options",
     "RunOptions": ".options",
+    "Job": ".options",
+    "ResultRecord": ".record",
 }
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_USAGE", "__version__", *_LAZY]

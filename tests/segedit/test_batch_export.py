@@ -1,6 +1,5 @@
 """--export-coco for both CLIs, checked with pycocotools, and SAM2 masks computed once per image."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

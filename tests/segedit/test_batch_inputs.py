@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from segedit_files import write_image
 
 from segedit.errors import UsageError

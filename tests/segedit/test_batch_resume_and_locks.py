@@ -15,7 +15,6 @@ from PIL import Image
 import main_sclip
 from segedit.outputs import OutputLock
 from segedit.runner import Runner
-from segedit_files import write_image
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,7 @@ import time
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 import main
 import main_sclip
