@@ -35,7 +35,9 @@ def target_annotations(target) -> list[dict]:
 
 def build_export(records: Iterable["ResultRecord"]) -> dict:
     """images, categories (matched by their names) and annotations of every record, in order."""
-    images, annotations, categories = [], [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
+    categories: list[dict] = []
     category_ids: dict[tuple[str, ...], int] = {}
     for record in records:
         image_id = len(images) + 1

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import inpaint
 import refine
@@ -420,7 +420,7 @@ def sam3_settings_from_args(args) -> sam3seg.SAM3Settings:
 
 def model_options_from_args(args) -> ModelOptions:
     """The models of any front end's flags; flags a front end lacks (no CLIP flags for SAM 3) keep their defaults."""
-    fields = {}
+    fields: dict[str, Any] = {}
     if hasattr(args, "model"):
         cache_dir = args.cache_dir
         fields.update(model=args.model, clip_weights=args.clip_weights, no_cache=args.no_cache,

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from .record import RESULT, ResultRecord
 from .resize import scaled_size
 from .writer import ResultWriter
 
+if TYPE_CHECKING:
+    from .api import SegmentationResult
+
 logger = logging.getLogger(__name__)
 
 OUT_OF_MEMORY_ADVICE = "CUDA out of memory; try --model ViT-B-16, --low-vram, --max-side 1024 or --device cpu"
@@ -41,7 +44,7 @@ class ImageRun:
     """One image as processed: its pixels, the approach's result and the result.json written."""
 
     rgb: np.ndarray
-    result: object  # SegmentationResult
+    result: "SegmentationResult"
     record: ResultRecord
 
 
@@ -53,7 +56,7 @@ class Analysis:
     fingerprint: str
     redone: bool  # an earlier complete result with other settings is being replaced
     loaded: LoadedImage
-    result: object  # SegmentationResult
+    result: "SegmentationResult"
     seconds: float  # spent so far on this image
     models: dict  # identity of the models that segmented it, for result.json
     load_seconds: dict  # and how long they took to load
@@ -160,7 +163,7 @@ class Runner:
         self.settings = options.to_json()
         models = models or ModelOptions()
         self.inpainter = (models.inpainter, models.inpaint_model)
-        self._identity = None
+        self._identity: dict | None = None
         # built once, so its warnings (merged repeats, shared names) come once per run, not once per image
         self.vocabulary = sclip.build_vocabulary(options.prompts, options.vocabulary, options.preset).vocabulary
 
