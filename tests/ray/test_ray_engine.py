@@ -207,3 +207,16 @@ def test_a_run_that_cannot_progress_says_so():
     rows = ray_engine._rows(Stuck(), stall_seconds=0.2, explain="the cluster is too small")
     with pytest.raises(ray_engine.StalledError, match="no image finished in 0 s; the cluster is too small"):
         next(rows)
+
+
+def test_starting_ray_leaves_other_log_handlers_alone(caplog):
+    """Ray Data's console chatter is held back by its logger's level; no handler's level is changed, so
+    pytest's capture (and an application's handlers) see what they always saw."""
+    import logging
+
+    # the session's Ray was started by start_ray (tests/ray/conftest.py), quiet
+    assert all(handler.level < logging.ERROR for handler in logging.getLogger("ray.data").handlers)
+    assert logging.getLogger("ray.data").level == logging.ERROR
+    with caplog.at_level(logging.WARNING, logger="sclip"):
+        logging.getLogger("sclip.text").warning("still captured")
+    assert "still captured" in caplog.text
