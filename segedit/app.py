@@ -55,7 +55,8 @@ logger = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLE_IMAGES = ("astronaut.jpg", "chelsea.jpg")
-APPROACHES = {"dense SCLIP": "sclip", "SAM2 proposals": "proposals", "SAM 3": "sam3"}
+# The page's name of each approach.
+APPROACH_LABELS = {"dense SCLIP": "sclip", "SAM2 proposals": "proposals", "SAM 3": "sam3"}
 POINT_KINDS = ("add (positive)", "remove (negative)")
 NO_PRESET = "none"
 # How the page names the settings a visitor sets, in its messages.
@@ -224,42 +225,40 @@ class WebApp:
         if not image_path:
             raise UsageError("upload an image or pick an example first")
         prompts = [part.strip() for part in (prompts_text or "").split(",") if part.strip()]
-        if not prompts:
-            raise UsageError("the prompt is empty; type what to find, e.g. person (several: person, sky)")
         vocabulary = [line.strip() for line in (vocabulary_text or "").splitlines() if line.strip()] or None
         preset = None if preset in (None, "", NO_PRESET) else preset
-        method = APPROACHES.get(approach, approach)
-        if method not in APPROACHES.values():
-            raise UsageError(f"unknown approach '{approach}'; choose one of {', '.join(APPROACHES)}")
+        chosen = APPROACH_LABELS.get(approach, approach)
+        if chosen not in APPROACH_LABELS.values():
+            raise UsageError(f"unknown approach '{approach}'; choose one of {', '.join(APPROACH_LABELS)}")
         page = self.settings
         try:
             options = RunOptions(
-                approach=method,
+                approach=chosen,
                 prompts=tuple(prompts),
                 vocabulary=tuple(vocabulary) if vocabulary else None,
                 preset=preset,
                 sclip=sclip.preset_settings(preset, **page.sclip_overrides) if preset
-                else sclip.SCLIPSettings(**page.sclip_overrides) if method == "sclip" else None,
-                refine=RefineOptions(enabled=refine_masks and method == "sclip",
+                else sclip.SCLIPSettings(**page.sclip_overrides) if chosen == "sclip" else None,
+                refine=RefineOptions(enabled=refine_masks and chosen == "sclip",
                                      min_coverage=page.refine.min_coverage, all_classes=page.refine.all_classes),
-                sam3=page.sam3 if method == "sam3" else None,
+                sam3=page.sam3 if chosen == "sam3" else None,
                 outputs=OutputOptions(),
             )
         except SettingError as exc:
             raise UsageError(exc.render(lambda name: PAGE_NAMES.get(name, name))) from None
         sclip.build_vocabulary(prompts, vocabulary, preset)  # bad classes fail before models load
 
-        model = "sam3" if method == "sam3" else "clip"
+        model = "sam3" if chosen == "sam3" else "clip"
         loading = "Loading SAM 3" if model == "sam3" else "Loading CLIP"
         progress(0.05, desc=loading if model not in self.models.loaded else "Starting")
-        segmenter = self.models.segmenter(method)
-        if method == "proposals" or (refine_masks and method == "sclip"):
+        segmenter = self.models.segmenter(chosen)
+        if chosen == "proposals" or (refine_masks and chosen == "sclip"):
             progress(0.15, desc="Loading SAM2" if "sam2" not in self.models.loaded else "SAM2 ready")
             self.models.sam2()
-        if method == "sam3":
+        if chosen == "sam3":
             progress(0.3, desc="SAM 3")
         else:
-            progress(0.3, desc="SCLIP + SAM2 masks" if refine_masks or method == "proposals" else "SCLIP")
+            progress(0.3, desc="SCLIP + SAM2 masks" if refine_masks or chosen == "proposals" else "SCLIP")
         if previous is not None:
             previous.remove()
         folder = Path(tempfile.mkdtemp(prefix="session-", dir=self.root))
@@ -486,7 +485,7 @@ def build(app: WebApp):
                                             lines=3, elem_id="vocabulary")
                     preset = gr.Dropdown([NO_PRESET, *sclip.preset_names()], value=NO_PRESET, label="Preset",
                                          elem_id="preset")
-                    approach = gr.Radio(list(APPROACHES), value="dense SCLIP", label="Approach", elem_id="approach")
+                    approach = gr.Radio(list(APPROACH_LABELS), value="dense SCLIP", label="Approach", elem_id="approach")
                     refine = gr.Checkbox(value=page.refine.enabled, label="SAM2 refinement",
                                          elem_id="sam-refinement")
                 run = gr.Button("Run", variant="primary", elem_id="run")

@@ -157,7 +157,7 @@ class RunOptions:
         _choice("approach", self.approach, APPROACHES)
         _choice("mode", self.mode, MODES)
         if not self.prompts or any(not prompt.strip() for prompt in self.prompts):
-            raise SettingError("prompts", "{prompts} is empty; name the object to find, e.g. {prompts} car")
+            raise SettingError("prompts", "{prompts} is empty; name the object to find, e.g. car")
         if self.mode in ("replace", "style") and not (self.edit and self.edit.strip()):
             raise SettingError("edit", f"{{mode}} {self.mode} needs {{edit}} TEXT describing what to paint")
         if self.preset and self.vocabulary:

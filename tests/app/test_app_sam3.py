@@ -23,7 +23,7 @@ def test_sam3_approach_writes_the_command_lines_files(model_argv, tiny_sam3_dir,
         assert record["settings"]["sam3"]["threshold"] == 0
         assert session.labels.shape == photo.shape[:2] and session.class_names == ["sky", "person"]
         target = session.targets["person"]
-        assert target.info["instances"] > 0 and np.array_equal(target.mask, target.current)
+        assert target.info.instances > 0 and np.array_equal(target.mask, target.current)
         for name in ("labels.png", "mask.png", "instances.json"):
             assert (session.folder / name).is_file(), name
     finally:
