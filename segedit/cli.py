@@ -5,7 +5,7 @@ the core, an exit code out. Flags and their settings are in ``flags``, what the 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .console import console_logging, finish, progress_bars, run_guarded
 from .flags import build_parser, console_options_from_args, job_from_args

@@ -7,8 +7,8 @@ import contextlib
 import logging
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, exit_code_of, first_line
 from .options import ConsoleOptions, RunOptions

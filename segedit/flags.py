@@ -12,8 +12,9 @@ import argparse
 import contextlib
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import inpaint
 import refine

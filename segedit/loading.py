@@ -6,7 +6,7 @@ hub cache is and which flag gives local weights.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .errors import EXIT_FAILED, ToolError, UsageError, exit_code_of, first_line
 from .options import ModelOptions, RunOptions

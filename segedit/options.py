@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import refine
 import sam3seg
@@ -69,7 +70,7 @@ class SAM2Options:
     model: str = refine.DEFAULT_SAM2_MODEL
     checkpoint: str | None = None
     config: str | None = None
-    generator: "refine.MaskGeneratorSettings" = field(default_factory=lambda: refine.MaskGeneratorSettings())
+    generator: refine.MaskGeneratorSettings = field(default_factory=lambda: refine.MaskGeneratorSettings())
 
     def __post_init__(self) -> None:
         if self.config and not self.checkpoint:
@@ -146,11 +147,11 @@ class RunOptions:
     edit: str | None = None
     vocabulary: tuple[str, ...] | None = None
     preset: str | None = None
-    sclip: "sclip.SCLIPSettings | None" = None
+    sclip: sclip.SCLIPSettings | None = None
     refine: RefineOptions = field(default_factory=RefineOptions)
     top_k: int = 5
-    sam3: "sam3seg.SAM3Settings | None" = None
-    inpaint: "inpaint.InpaintSettings | None" = None
+    sam3: sam3seg.SAM3Settings | None = None
+    inpaint: inpaint.InpaintSettings | None = None
     outputs: OutputOptions = field(default_factory=OutputOptions)
 
     def __post_init__(self) -> None:

@@ -54,7 +54,7 @@ class TargetRecord:
         return {**data, **self.extra}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TargetRecord":
+    def from_json(cls, data: dict[str, Any]) -> TargetRecord:
         known = _known(cls)
         values = {key: data[key] for key in known if key in data}
         return cls(**values, extra={key: value for key, value in data.items() if key not in known})
@@ -108,7 +108,7 @@ class ResultRecord:
         return {**data, **self.extra}
 
     @classmethod
-    def from_json(cls, data: Any) -> "ResultRecord":
+    def from_json(cls, data: Any) -> ResultRecord:
         """The record of ``data``; ValueError when it is not one."""
         if not isinstance(data, dict):
             raise ValueError("a result record is a JSON object")
@@ -121,7 +121,7 @@ class ResultRecord:
             raise ValueError(f"not a result record: {exc}") from exc
 
     @classmethod
-    def read(cls, folder: str | Path) -> "ResultRecord | None":
+    def read(cls, folder: str | Path) -> ResultRecord | None:
         """The complete record an earlier run left in ``folder``, or None."""
         try:
             return cls.loads((Path(folder) / RESULT).read_bytes())
@@ -129,7 +129,7 @@ class ResultRecord:
             return None
 
     @classmethod
-    def loads(cls, data: bytes | str) -> "ResultRecord | None":
+    def loads(cls, data: bytes | str) -> ResultRecord | None:
         """The complete record in a result.json's text, or None (incomplete, not JSON, not a record)."""
         try:
             record = cls.from_json(json.loads(data))
