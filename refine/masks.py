@@ -38,9 +38,10 @@ from .settings import MaskGeneratorSettings, PointPrompts
 logger = logging.getLogger(__name__)
 
 _REDUCED_DTYPES = (torch.bfloat16, torch.float16)
-# Sizing CUDA batches: GPU memory one point costs in the mask decoder and in the post-processing of its
-# masks at the working size (logits, their filtered copies, stability and RLE temporaries), measured on
-# an H200 with SAM 2.1 tiny under bf16 autocast and rounded up; only this share of the free memory is planned.
+# Sizing CUDA batches: GPU memory one point costs in the mask decoder (the image embedding repeated per
+# point, the two-way transformer's image tokens, the upscaled 256x256 features: ~30 MB in fp32) and per
+# mask pixel at the working size (fp32 logits, their filtered copies, stability and RLE temporaries). These
+# are estimates from the shapes, rounded up, not measurements; only this share of the free memory is planned.
 _CUDA_DECODER_BYTES_PER_POINT = 48 * 2**20
 _CUDA_BYTES_PER_MASK_PIXEL = 20
 _CUDA_MEMORY_SHARE = 0.5
@@ -340,10 +341,10 @@ class _PointCachingGenerator(SAM2AutomaticMaskGenerator):
                 data = self._process_batch(batch, cropped.shape[:2], crop_box, orig_size, normalize=True)
                 found = [index_of[tuple(point)] for point in data["points"].cpu().numpy()]
                 data["point_index"] = torch.tensor(found, dtype=torch.int64)
-                if crop.candidates is None:
-                    crop.candidates = data
-                else:
-                    crop.candidates.cat(data)
+                # The low-resolution logits only serve sam2's optional mask-to-mask step; the cache
+                # would otherwise hold 256 KB per mask.
+                del data["low_res_masks"]
+                crop.candidates = data if crop.candidates is None else _joined(crop.candidates, data)
                 del data
             crop.decoded[new] = True
 
@@ -384,6 +385,15 @@ def _candidates_of(candidates: MaskData | None, chosen: np.ndarray) -> MaskData:
     data = MaskData(**{name: value for name, value in candidates.items() if name not in ("masks", "low_res_masks")})
     data.filter(torch.as_tensor(picked, dtype=torch.int64))
     return data
+
+
+def _joined(first: MaskData, second: MaskData) -> MaskData:
+    """The two sets' masks in order; unlike ``MaskData.cat`` without deep copies of the RLEs (fresh, never changed)."""
+    joined = {}
+    for name, value in first.items():
+        other = second[name]
+        joined[name] = torch.cat([value, other.to(value.device)]) if isinstance(value, torch.Tensor) else value + other
+    return MaskData(**joined)
 
 
 def _any_points(selection: dict[tuple[int, ...], np.ndarray]) -> bool:
