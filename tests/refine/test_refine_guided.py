@@ -53,18 +53,17 @@ def test_stand_in_with_known_answers_gives_the_full_grids_refined_mask(scene):
     assert (guided_vote.mask == truth).mean() > 0.99  # the known answer: the car itself
 
 
-def test_guided_masks_are_the_full_grids_masks_of_those_points(tiny_sam2, photo):
+def test_guided_masks_are_the_full_grids_masks_of_those_points(tiny_sam2, photo_run):
     """With the real (tiny, random) SAM2: a point's masks do not depend on which other points are decoded."""
-    settings = PERMISSIVE  # 3x3 points
-    target = np.zeros(photo.shape[:2], dtype=bool)
-    target[:70, :100] = True  # near the top-left point only
+    full, image = photo_run.result, photo_run.image  # the whole 3x3 grid with NMS off (conftest)
+    target = np.zeros(image.shape[:2], dtype=bool)
+    target[:120, :180] = True  # near the top-left point only
     with pytest.MonkeyPatch.context() as patch:
         keep_all_masks(patch)  # NMS off: every decoded mask is compared
-        full = SAM2MaskSource(tiny_sam2, settings, prompts=PointPrompts(mode="grid")).generate(photo)
-        guided = SAM2MaskSource(tiny_sam2, settings, prompts=PointPrompts(margin=0.0)).generate(photo, targets=target)
-    assert 0 < guided.prompts.points_decoded < 9
+        guided = SAM2MaskSource(tiny_sam2, PERMISSIVE, prompts=PointPrompts(margin=0.0)).generate(image, targets=target)
+    assert guided.prompts.points_decoded == 1 and full.prompts.points_decoded == 9
     full_rles = {rle["counts"]: score for rle, score in zip(full.rles, full.scores)}
-    assert len(guided) == 3 * guided.prompts.points_decoded
+    assert len(guided) == 3
     for rle, score in zip(guided.rles, guided.scores):
         assert full_rles[rle["counts"]] == pytest.approx(score, abs=1e-5)
 
