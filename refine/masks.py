@@ -141,7 +141,8 @@ class SAM2MaskSource:
         image_size = image.shape[:2]
         guided = targets is not None and self.prompts.mode == "guided"
         target_list = _as_target_list(targets, image_size) if guided else []
-        cache_key = key if key is not None else _digest(image)
+        # The size is part of the key: one image key can come at two sizes (a downscaled copy for proposals).
+        cache_key = (key if key is not None else _digest(image), image_size)
         entry = self._entry(cache_key)
 
         working_size = _working_size(image_size, self.settings.sam_max_side)

@@ -163,3 +163,11 @@ def test_compile_is_ignored_on_cpu_with_a_note(tiny_sam2, caplog):
         source = SAM2MaskSource(tiny_sam2, PERMISSIVE, compile=True)
     assert not source.compiled and "compile is ignored on cpu" in caplog.text
     assert not hasattr(tiny_sam2, "_segedit_compiled")
+
+
+def test_one_key_at_two_sizes_gets_masks_of_each_size(scene):
+    """Proposals run on a downscaled copy under the same image key as the full-size segmentation."""
+    source, _ = known_segments_source(SMALL)
+    full = source.generate(scene.image, key="photo.jpg")
+    half = source.generate(np.ascontiguousarray(scene.image[::2, ::2]), key="photo.jpg")
+    assert full.image_size == scene.image.shape[:2] and half.image_size == (48, 64)
