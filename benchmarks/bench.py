@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_report(report))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        args.json.write_text(json.dumps(report, indent=2, default=_plain) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return EXIT_OK
 
@@ -284,6 +284,13 @@ def format_report(report: dict) -> str:
     lines += ["", "notes:"] + [f"  {note}" for note in notes]
     lines.append(f"\ntotal {report['total_seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def _plain(value):
+    """numpy scalars in a report (a stage's metric left as np.float64) as the Python numbers JSON knows."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _short(value) -> str:

@@ -10,7 +10,6 @@ decoded, and the IoU of each with the ground truth.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from statistics import mean
 
 import numpy as np
@@ -40,7 +39,7 @@ TARGETS = (Target("guided_min_iou_default_margin", 0.98, at_least=True),)
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.count_nonzero(a | b)
-    return np.count_nonzero(a & b) / union if union else 1.0
+    return float(np.count_nonzero(a & b) / union) if union else 1.0  # a plain float: the report is JSON
 
 
 def voc_scene(image_id: str) -> Scene:
@@ -70,9 +69,9 @@ def synthetic_scene(share: float, seed: int) -> Scene:
     area = share * height * width
     ry = min(np.sqrt(area / (np.pi * aspect)), height / 2 - 2)
     rx = min(area / (np.pi * ry), width / 2 - 2)
-    ry = area / (np.pi * rx)  # a wide target hits the side walls: grow it the other way
-    if ry > height / 2 - 2:  # 60 % exceeds any ellipse inside the frame: fill the rest with a band
-        ry = height / 2 - 2
+    # A wide target hits the side walls: grow it the other way, up to the frame (60 % exceeds any ellipse
+    # inside the frame: the rest becomes a band along the bottom).
+    ry = min(area / (np.pi * rx), height / 2 - 2)
     cy = rng.uniform(ry + 1, height - ry - 1)
     cx = rng.uniform(rx + 1, width - rx - 1)
     target = ((rows - cy) / ry) ** 2 + ((cols - cx) / rx) ** 2 <= 1
@@ -154,8 +153,11 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def format_table(table: list[dict]) -> str:
-    lines = ["| target | margin | IoU guided vs full: mean / worst | masks kept full / guided | points full / guided |"
-             " IoU with truth full / guided |", "|---|---|---|---|---|---|"]
+    lines = [
+        ("| target | margin | IoU guided vs full: mean / worst | masks kept full / guided | points full / guided |"
+         " IoU with truth full / guided |"),
+        "|---|---|---|---|---|---|",
+    ]
     for row in table:
         lines.append(
             f"| {row['size']:.0%} | {row['margin']:g} | {row['iou_mean']:.4f} / {row['iou_min']:.4f} | "
