@@ -66,7 +66,7 @@ class SAM2MaskSource:
 
     ``compile=True`` compiles SAM2's image encoder and mask decoder with ``torch.compile`` on CUDA (the
     first image then takes longer); on other devices it is ignored with a note, because it did not make
-    SAM2 faster on a CPU (benchmarks/README.md). ``predictor`` replaces SAM2's image predictor (what
+    SAM2 faster on a CPU (a decoder batch took 2.4x longer compiled; benchmarks/README.md). ``predictor`` replaces SAM2's image predictor (what
     embeds the image and decodes point prompts); benchmarks pass a stand-in with known answers.
     """
 
