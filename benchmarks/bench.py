@@ -15,6 +15,12 @@ Stages (``--stages``, comma-separated, all by default):
 * ``photo``: ``segedit.Segmenter(...).segment(photo, "person")`` with SAM2 refinement on a 4000x3000 photo
   against the same photo at 1024 px, in a child process (its peak RSS); models loaded from checkpoint files.
 * ``inpaint``: Stable Diffusion 2 inpainting's networks at 512x512, one call each, extrapolated to an edit.
+* ``guided`` (not by default): guided point prompts against the full grid with a SAM2 stand-in that has
+  known answers: IoU of the refined masks and masks kept, per target size and margin (``stage_guided``).
+* ``points`` (not by default): the pipeline on a 4000x3000 photo with the full 32x32 grid, guided prompts
+  and the sparse 8x8 grid, side by side: end-to-end speed-ups and peak memory (``stage_points``).
+* ``sam2_points`` (not by default, CUDA only): SAM2 on a 1024 px photo with the full grid, guided prompts and
+  the sparse grid under the precision policy; ``sam2_compile`` (CUDA only) the same with ``compile=True``.
 * ``ray`` (not by default; needs ``pip install 'sclip-edit[ray]'``): 32 images through ``main_sclip.py`` with
   ``--engine ray`` vs ``--engine local``, and a projection for N workers from the measured stage costs.
 
@@ -45,7 +51,9 @@ import torch
 from segedit.devices import Precision, precision_name, resolve_device
 from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
 
-from . import stage_inpaint, stage_memory, stage_photo, stage_ray, stage_sam2, stage_sclip, stage_text
+from . import (
+    stage_guided, stage_inpaint, stage_memory, stage_photo, stage_points, stage_ray, stage_sam2, stage_sclip, stage_text,
+)
 from .context import BenchContext, StageResult, reduced_precision
 from .models import TINY_MODEL, clip_models
 from .timing import matmul_peak
@@ -60,9 +68,14 @@ STAGES = {
     "inpaint": stage_inpaint.run,
     "photo": stage_photo.run,
     "ray": stage_ray.run,  # needs the ray extra, so only when asked for
+    "guided": stage_guided.run,  # minutes of a SAM2 stand-in, asked for when guided prompting changes
+    "points": stage_points.run,  # the full 32x32 grid on a CPU takes minutes: asked for when needed
+    "sam2_points": stage_sam2.run_points,  # CUDA: grid, guided and sparse SAM2 on a 1024 px photo
+    "sam2_compile": stage_sam2.run_compile,  # CUDA: the same compiled (a minute of compiling)
 }
-DEFAULT_STAGES = [name for name in STAGES if name != "ray"]
-REDUCED_PRECISION_STAGES = {"sclip", "sam2"}  # they time bf16 on the CPU, or bf16 autocast on CUDA
+ASKED_FOR_ONLY = ("ray", "guided", "points", "sam2_points", "sam2_compile")
+DEFAULT_STAGES = [name for name in STAGES if name not in ASKED_FOR_ONLY]
+REDUCED_PRECISION_STAGES = {"sclip", "sam2", "sam2_points", "sam2_compile"}  # they time bf16 on the CPU, or bf16 autocast on CUDA
 PEAK_SIZE = {"cpu": 2048, "cuda": 8192}
 PEAK_RUNS = 10
 
@@ -77,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--model", default="ViT-B-16", help=f"CLIP architecture: ViT-B-16, ViT-L-14, ... or {TINY_MODEL}"
     )
     parser.add_argument("--stages", default=",".join(DEFAULT_STAGES),
-                        help=f"comma-separated subset of {','.join(STAGES)} (default: all but ray)")
+                        help=f"comma-separated subset of {','.join(STAGES)} (default: all but {', '.join(ASKED_FOR_ONLY)})")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement at most (default: 5)")
     parser.add_argument(
         "--max-seconds", type=float, default=20.0,
@@ -129,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_report(report))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        args.json.write_text(json.dumps(report, indent=2, default=_plain) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return EXIT_OK
 
@@ -271,6 +284,13 @@ def format_report(report: dict) -> str:
     lines += ["", "notes:"] + [f"  {note}" for note in notes]
     lines.append(f"\ntotal {report['total_seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def _plain(value):
+    """numpy scalars in a report (a stage's metric left as np.float64) as the Python numbers JSON knows."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _short(value) -> str:

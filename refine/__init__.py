@@ -13,10 +13,20 @@ from .errors import (
     SAM2WeightsError,
     WeightsNotFoundError,
 )
-from .settings import DEFAULT_SAM2_MODEL, SAM2_MODELS, MaskGeneratorSettings, SAM2Release
+from .settings import (
+    DEFAULT_MARGIN,
+    DEFAULT_SAM2_MODEL,
+    GRID_SETTINGS,
+    POINTS_MODES,
+    SAM2_MODELS,
+    MaskGeneratorSettings,
+    PointPrompts,
+    SAM2Release,
+)
 
 # Public name -> module that defines it, imported when the name is first used.
 _LAZY = {
+    "PromptRecord": "guided",
     "mask_bbox": "instances",
     "mask_to_coco_rle": "instances",
     "SAM2MaskSource": "masks",
@@ -34,11 +44,15 @@ _LAZY = {
 }
 
 __all__ = [
+    "DEFAULT_MARGIN",
     "DEFAULT_SAM2_MODEL",
+    "GRID_SETTINGS",
+    "POINTS_MODES",
     "SAM2_MODELS",
     "CheckpointMismatchError",
     "CheckpointReadError",
     "MaskGeneratorSettings",
+    "PointPrompts",
     "SAM2Release",
     "SAM2SettingsError",
     "SAM2WeightsError",

@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from .guided import PromptRecord
 from .instances import mask_to_coco_rle
 
 
@@ -33,6 +34,7 @@ class SAM2Masks:
     stability: np.ndarray  # (M,) float32, stability score
     image_size: tuple[int, int]  # (H, W) of the photo
     working_size: tuple[int, int]  # (h, w) SAM2 worked at
+    prompts: PromptRecord | None = None  # the grid and the points that made these masks (None: built by hand)
 
     @classmethod
     def from_arrays(
