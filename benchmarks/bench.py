@@ -15,6 +15,10 @@ Stages (``--stages``, comma-separated, all by default):
 * ``photo``: ``segedit.Segmenter(...).segment(photo, "person")`` with SAM2 refinement on a 4000x3000 photo
   against the same photo at 1024 px, in a child process (its peak RSS); models loaded from checkpoint files.
 * ``inpaint``: Stable Diffusion 2 inpainting's networks at 512x512, one call each, extrapolated to an edit.
+* ``lama``: LaMa removal at 512x512 and on a 12-MP photo with a 10 % region (the tests' tiny TorchScript
+  stand-in unless big-lama's weights are on disk; see ``stage_lama``).
+* ``families``: one denoising step of each diffusion family's denoiser (SDXL, SD 3.5, FLUX.1 Fill, Qwen-Image,
+  FLUX.2 klein) at native resolution with random weights; on a CPU at toy width only.
 * ``ray`` (not by default; needs ``pip install 'sclip-edit[ray]'``): 32 images through ``main_sclip.py`` with
   ``--engine ray`` vs ``--engine local``, and a projection for N workers from the measured stage costs.
 
@@ -45,7 +49,17 @@ import torch
 from segedit.devices import Precision, precision_name, resolve_device
 from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
 
-from . import stage_inpaint, stage_memory, stage_photo, stage_ray, stage_sam2, stage_sclip, stage_text
+from . import (
+    stage_families,
+    stage_inpaint,
+    stage_lama,
+    stage_memory,
+    stage_photo,
+    stage_ray,
+    stage_sam2,
+    stage_sclip,
+    stage_text,
+)
 from .context import BenchContext, StageResult, reduced_precision
 from .models import TINY_MODEL, clip_models
 from .timing import matmul_peak
@@ -58,6 +72,8 @@ STAGES = {
     "memory": stage_memory.run,
     "sam2": stage_sam2.run,
     "inpaint": stage_inpaint.run,
+    "lama": stage_lama.run,
+    "families": stage_families.run,
     "photo": stage_photo.run,
     "ray": stage_ray.run,  # needs the ray extra, so only when asked for
 }

@@ -8,7 +8,10 @@
 #   bash benchmarks/gpu_check.sh
 #
 # Writes benchmarks/results/gpu-vit-b16.{txt,json} (SAM2 stage incl. the segment pipeline per image, SD2
-# inpainting) and gpu-vit-l14.{txt,json} (SAM2 stage), then prints pass/fail per target.
+# inpainting), gpu-vit-l14.{txt,json} (SAM2 stage) and gpu-editing.{txt,json} (LaMa at 512x512 and on a 12-MP
+# photo with a 10 % region; one denoiser step per diffusion family at native resolution, random weights), then
+# prints pass/fail per target. The editing figures are informational: the LaMa network is the tests' tiny
+# stand-in unless big-lama's weights are on disk (HF cache, or LAMA_WEIGHTS=FILE).
 # Exit status: 0 all passed; 1 a cuda test failed; 2 a benchmark failed or ran out of time; 3 a target was
 # missed; 4 no CUDA device (the tests skip, nothing is measured).
 set -uo pipefail
@@ -17,8 +20,10 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 PYTHON=${PYTHON:-python}
 RESULTS=benchmarks/results
 TEST_TIMEOUT_S=120
-BENCH_B16_TIMEOUT_S=210
-BENCH_L14_TIMEOUT_S=120
+# Worst case 120 + 120 + 90 + 150 s = 8 minutes; measured on an H200 each benchmark run took well under a minute.
+BENCH_B16_TIMEOUT_S=120
+BENCH_L14_TIMEOUT_S=90
+BENCH_EDITING_TIMEOUT_S=150
 status=0
 
 echo "== cuda tests (timeout ${TEST_TIMEOUT_S} s)"
@@ -50,9 +55,10 @@ bench() {
 }
 bench ViT-B-16 sam2,inpaint "$BENCH_B16_TIMEOUT_S" gpu-vit-b16
 bench ViT-L-14 sam2 "$BENCH_L14_TIMEOUT_S" gpu-vit-l14
+bench ViT-B-16 lama,families "$BENCH_EDITING_TIMEOUT_S" gpu-editing
 
 echo "== targets"
-"$PYTHON" - "$RESULTS/gpu-vit-b16.json" "$RESULTS/gpu-vit-l14.json" <<'PY'
+"$PYTHON" - "$RESULTS/gpu-vit-b16.json" "$RESULTS/gpu-vit-l14.json" "$RESULTS/gpu-editing.json" <<'PY'
 import json, sys
 from pathlib import Path
 
@@ -77,6 +83,10 @@ for path in map(Path, sys.argv[1:]):
     for name in {key for stem, key in required if stem == path.stem} - set(report["targets"]):
         print(f"FAIL {path.stem} {name}: not measured")
         missed = True
+    # Figures without a target (LaMa, per-family step times) and failures noted by a stage, for the record.
+    for note in report.get("notes", []):
+        if path.stem == "gpu-editing":
+            print(f"info  {note}")
 sys.exit(3 if missed else 0)
 PY
 targets=$?

@@ -9,6 +9,7 @@ stand-ins for T5 and Qwen whose calling conventions (special tokens, chat templa
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ _QWEN_CHAT_TEMPLATE = (
 )
 
 
+@functools.cache  # reading CLIP's 49k merges takes a while; pipelines only save the tokenizer, never change it
 def _clip_tokenizer():
     from transformers import CLIPTokenizer
 
