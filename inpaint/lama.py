@@ -133,7 +133,9 @@ class LamaRemover:
         small_height, small_width = image.shape[-2:]
         pad_bottom, pad_right = -small_height % PAD_MULTIPLE, -small_width % PAD_MULTIPLE
         # Mirror padding continues the picture; zeros would read as a dark border the fill then blends towards.
-        image = F.pad(image, (0, pad_right, 0, pad_bottom), mode="reflect" if min(image.shape[-2:]) > 1 else "replicate")
+        # (Mirroring needs more pixels than it adds: images of a few pixels repeat their edge instead.)
+        mirror = pad_bottom < small_height and pad_right < small_width
+        image = F.pad(image, (0, pad_right, 0, pad_bottom), mode="reflect" if mirror else "replicate")
         holes = F.pad(holes, (0, pad_right, 0, pad_bottom), mode="constant", value=0.0)
         with torch.inference_mode():
             output = self.network(image.to(self.device), holes.to(self.device))
@@ -183,7 +185,7 @@ def _file_in_folder(weights: str, folder: Path) -> Path:
 
 def _download(repository: str, progress: bool) -> Path:
     """Fetch the repository's TorchScript file into the standard Hugging Face cache (or find it there offline)."""
-    import huggingface_hub
+    import huggingface_hub.utils
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 

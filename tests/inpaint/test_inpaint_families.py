@@ -208,3 +208,20 @@ def test_float16_on_the_cpu_is_refused_in_one_line():
     with pytest.raises(SettingsError) as error:
         dtype_for(family_named("sd"), "cpu", torch.float16)
     assert error.value.setting == "dtype" and "\n" not in str(error.value)
+
+
+def test_a_hub_id_in_the_standard_cache_loads_offline(tiny_inpaint_model, tmp_path, monkeypatch):
+    # The hub's cache layout after a first download: refs/main names the snapshot holding the pipeline's files.
+    import huggingface_hub.constants
+
+    repository = tmp_path / "models--someone--tiny-inpainting"
+    (repository / "refs").mkdir(parents=True)
+    (repository / "refs" / "main").write_text("1" * 40)
+    snapshot = repository / "snapshots" / ("1" * 40)
+    snapshot.mkdir(parents=True)
+    for entry in Path(tiny_inpaint_model).iterdir():
+        (snapshot / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert resolve_family("someone/tiny-inpainting").name == "sd"
+    inpainter = build_inpainter(InpainterOptions(model="someone/tiny-inpainting"), progress=False)
+    assert inpainter.describe()["inpaint_pipeline"] == "StableDiffusionInpaintPipeline"
