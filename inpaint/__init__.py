@@ -7,6 +7,13 @@ without torch; the inpainters (torch, diffusers, OpenCV) load on first access (P
 from importlib import import_module
 
 from inpaint.errors import SettingsError, UnsupportedModelError, WeightsNotFoundError
+from inpaint.families import (
+    FAMILIES,
+    FAMILY_NAMES,
+    Family,
+    resolve_family,
+    supported_families,
+)
 from inpaint.modes import (
     DEFAULT_NEGATIVE_PROMPT,
     DEFAULT_STRENGTH,
@@ -15,7 +22,6 @@ from inpaint.modes import (
     REMOVE_PROMPT,
     build_prompts,
 )
-from inpaint.families import FAMILIES, FAMILY_NAMES, Family, resolve_family, supported_families
 from inpaint.settings import (
     DEFAULT_INPAINT_MODEL,
     DEFAULT_LAMA_WEIGHTS,
@@ -39,32 +45,32 @@ _LAZY = {
 __all__ = [
     "DEFAULT_INPAINT_MODEL",
     "DEFAULT_LAMA_WEIGHTS",
+    "DEFAULT_NEGATIVE_PROMPT",
+    "DEFAULT_STRENGTH",
     "FAMILIES",
     "FAMILY_NAMES",
     "INPAINTERS",
-    "Family",
-    "InpainterOptions",
-    "LamaRemover",
-    "build_inpainter",
-    "resolve_family",
-    "supported_families",
-    "DEFAULT_NEGATIVE_PROMPT",
-    "DEFAULT_STRENGTH",
     "MODES",
     "PROMPT_SUFFIXES",
     "REMOVE_PROMPT",
     "SCHEDULERS",
     "DiffusionInpainter",
     "EditResult",
+    "Family",
     "InpaintSettings",
     "Inpainter",
+    "InpainterOptions",
+    "LamaRemover",
     "OpenCVRemover",
     "SettingsError",
     "UnsupportedModelError",
     "WeightsNotFoundError",
+    "build_inpainter",
     "build_prompts",
     "feather_mask",
     "paste_back",
+    "resolve_family",
+    "supported_families",
 ]
 
 

@@ -7,8 +7,9 @@ import logging
 import secrets
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
@@ -16,10 +17,22 @@ import torch
 from PIL import Image
 
 from inpaint.errors import UnsupportedModelError, WeightsNotFoundError
-from inpaint.families import HOW_TO_GET_WEIGHTS, Family, dtype_for, family_of_index, first_line, read_model_index
+from inpaint.families import (
+    HOW_TO_GET_WEIGHTS,
+    Family,
+    dtype_for,
+    family_of_index,
+    first_line,
+    read_model_index,
+)
 from inpaint.masks import check_image_and_mask, crop_around, feather_mask, paste_back
 from inpaint.modes import MODES, build_prompts
-from inpaint.settings import DEFAULT_INPAINT_MODEL, SCHEDULERS, EditResult, InpaintSettings
+from inpaint.settings import (
+    DEFAULT_INPAINT_MODEL,
+    SCHEDULERS,
+    EditResult,
+    InpaintSettings,
+)
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline

@@ -132,7 +132,11 @@ def read_model_index(model: str) -> tuple[dict[str, Any], Path | None]:
     if not _HUB_ID.fullmatch(model):
         raise WeightsNotFoundError(model, f"inpainting model directory {path} does not exist; {HOW_TO_GET_WEIGHTS}")
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+    )
 
     try:
         with warnings.catch_warnings():

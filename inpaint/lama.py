@@ -23,7 +23,12 @@ from inpaint.errors import UnsupportedModelError, WeightsNotFoundError
 from inpaint.families import first_line
 from inpaint.masks import check_image_and_mask, crop_around, feather_window, paste_back
 from inpaint.modes import check_mode
-from inpaint.settings import DEFAULT_LAMA_WEIGHTS, LAMA_FILE_NAMES, EditResult, InpaintSettings
+from inpaint.settings import (
+    DEFAULT_LAMA_WEIGHTS,
+    LAMA_FILE_NAMES,
+    EditResult,
+    InpaintSettings,
+)
 
 logger = logging.getLogger(__name__)
 

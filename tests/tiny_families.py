@@ -109,7 +109,11 @@ def _kl_vae(latent_channels: int, blocks: int, **extra):
 
 
 def _sdxl():
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLInpaintPipeline, UNet2DConditionModel
+    from diffusers import (
+        EulerDiscreteScheduler,
+        StableDiffusionXLInpaintPipeline,
+        UNet2DConditionModel,
+    )
 
     tokenizer = _clip_tokenizer()
     unet = UNet2DConditionModel(
@@ -130,7 +134,11 @@ def _sdxl():
 
 
 def _sd3():
-    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
 
     clip = _clip_tokenizer()
     t5 = _t5_tokenizer()
@@ -151,7 +159,11 @@ def _sd3():
 
 
 def _flux_fill():
-    from diffusers import FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxTransformer2DModel
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        FluxFillPipeline,
+        FluxTransformer2DModel,
+    )
 
     clip = _clip_tokenizer()
     t5 = _t5_tokenizer()
@@ -205,7 +217,12 @@ def _qwen_image():
 
 
 def _flux2_klein(distilled: bool = True):
-    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline, Flux2Transformer2DModel
+    from diffusers import (
+        AutoencoderKLFlux2,
+        FlowMatchEulerDiscreteScheduler,
+        Flux2KleinPipeline,
+        Flux2Transformer2DModel,
+    )
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     tokenizer = _qwen_tokenizer()

@@ -16,9 +16,14 @@ from diffusers.utils import logging as diffusers_logging
 from tiny_inpaint import write_clip_tokenizer_files
 from transformers.utils import logging as transformers_logging
 
+from inpaint import (
+    DiffusionInpainter,
+    InpaintSettings,
+    SettingsError,
+    WeightsNotFoundError,
+    feather_mask,
+)
 from inpaint.diffusion import PROGRESS_LABEL
-
-from inpaint import DiffusionInpainter, InpaintSettings, SettingsError, WeightsNotFoundError, feather_mask
 
 FAST = {"steps": 2, "guidance": 7.5}
 

@@ -24,6 +24,7 @@ from inpaint import (
 from inpaint.diffusion import _native_resolution
 from inpaint.families import dtype_for, family_named, family_of_index
 
+
 # Tiny models are latency-bound: on a shared 2-core machine, thread hand-offs cost more than the maths.
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():

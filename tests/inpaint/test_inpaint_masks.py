@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from inpaint.masks import check_image_and_mask, crop_around, feather_mask, feather_window, paste_back
+from inpaint.masks import (
+    check_image_and_mask,
+    crop_around,
+    feather_mask,
+    feather_window,
+    paste_back,
+)
 
 
 def _point_mask(height=61, width=61, row=30, col=30):
