@@ -136,7 +136,7 @@ def test_family_defaults_and_arguments_reach_the_pipeline(family, guidance_keywo
     assert arguments["height"] % multiple == 0 and arguments["width"] % multiple == 0
 
 
-def test_flux_fill_guidance_is_the_distilled_scale(family_inpainters):
+def test_flux_fill_guidance_is_the_distilled_scale():
     flux, sd = family_named("flux-fill"), family_named("sd")
     assert flux.guidance == 30.0 and sd.guidance == 7.5 and not flux.negative_prompt
 
