@@ -21,6 +21,10 @@ Stages (``--stages``, comma-separated, all by default):
   and the sparse 8x8 grid, side by side: end-to-end speed-ups and peak memory (``stage_points``).
 * ``sam2_points`` (not by default, CUDA only): SAM2 on a 1024 px photo with the full grid, guided prompts and
   the sparse grid under the precision policy; ``sam2_compile`` (CUDA only) the same with ``compile=True``.
+* ``lama``: LaMa removal at 512x512 and on a 12-MP photo with a 10 % region (the tests' tiny TorchScript
+  stand-in unless big-lama's weights are on disk; see ``stage_lama``).
+* ``families``: one denoising step of each diffusion family's denoiser (SDXL, SD 3.5, FLUX.1 Fill, Qwen-Image,
+  FLUX.2 klein) at native resolution with random weights; on a CPU at toy width only.
 * ``ray`` (not by default; needs ``pip install 'sclip-edit[ray]'``): 32 images through ``main_sclip.py`` with
   ``--engine ray`` vs ``--engine local``, and a projection for N workers from the measured stage costs.
 
@@ -52,7 +56,8 @@ from segedit.devices import Precision, precision_name, resolve_device
 from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
 
 from . import (
-    stage_guided, stage_inpaint, stage_memory, stage_photo, stage_points, stage_ray, stage_sam2, stage_sclip, stage_text,
+    stage_families, stage_guided, stage_inpaint, stage_lama, stage_memory, stage_photo, stage_points, stage_ray,
+    stage_sam2, stage_sclip, stage_text,
 )
 from .context import BenchContext, StageResult, reduced_precision
 from .models import TINY_MODEL, clip_models
@@ -66,6 +71,8 @@ STAGES = {
     "memory": stage_memory.run,
     "sam2": stage_sam2.run,
     "inpaint": stage_inpaint.run,
+    "lama": stage_lama.run,
+    "families": stage_families.run,
     "photo": stage_photo.run,
     "ray": stage_ray.run,  # needs the ray extra, so only when asked for
     "guided": stage_guided.run,  # minutes of a SAM2 stand-in, asked for when guided prompting changes

@@ -9,8 +9,10 @@
 #
 # Writes benchmarks/results/gpu-vit-b16.{txt,json} (SAM2 stage incl. the segment pipeline per image, SD2
 # inpainting), gpu-sam2-points.{txt,json} (SAM2 on a 1024 px photo: full 32x32 grid, guided prompts, sparse
-# 8x8 grid), gpu-sam2-compile.{txt,json} (the same compiled; informational: a failure there only prints) and
-# gpu-vit-l14.{txt,json} (SAM2 stage), then prints pass/fail per target.
+# 8x8 grid), gpu-sam2-compile.{txt,json} (the same compiled; informational: a failure there only prints),
+# gpu-vit-l14.{txt,json} (SAM2 stage) and gpu-editing.{txt,json} (LaMa at 512x512 and on a 12-MP photo with a
+# 10 % region; one denoiser step per diffusion family; informational: the LaMa network is the tests' tiny
+# stand-in unless big-lama's weights are on disk), then prints pass/fail per target.
 # Exit status: 0 all passed; 1 a cuda test failed; 2 a benchmark failed or ran out of time; 3 a target was
 # missed; 4 no CUDA device (the tests skip, nothing is measured).
 set -uo pipefail
@@ -21,10 +23,12 @@ RESULTS=benchmarks/results
 # Together under 8 minutes even if every step runs into its limit; the whole check took 102 s on an H200
 # before the sam2_points and sam2_compile steps were added.
 TEST_TIMEOUT_S=120
+# Worst case 120 (tests) + 120 + 60 + 60 + 60 + 60 s = 8 minutes; on an H200 each benchmark took well under a minute.
 BENCH_B16_TIMEOUT_S=120
 BENCH_POINTS_TIMEOUT_S=60
-BENCH_COMPILE_TIMEOUT_S=100
+BENCH_COMPILE_TIMEOUT_S=60
 BENCH_L14_TIMEOUT_S=60
+BENCH_EDITING_TIMEOUT_S=60
 status=0
 
 echo "== cuda tests (timeout ${TEST_TIMEOUT_S} s)"
@@ -62,10 +66,12 @@ bench ViT-B-16 sam2,inpaint "$BENCH_B16_TIMEOUT_S" gpu-vit-b16
 bench ViT-B-16 sam2_points "$BENCH_POINTS_TIMEOUT_S" gpu-sam2-points
 bench ViT-B-16 sam2_compile "$BENCH_COMPILE_TIMEOUT_S" gpu-sam2-compile informational
 bench ViT-L-14 sam2 "$BENCH_L14_TIMEOUT_S" gpu-vit-l14
+bench ViT-B-16 lama,families "$BENCH_EDITING_TIMEOUT_S" gpu-editing informational
+bench ViT-B-16 lama,families "$BENCH_EDITING_TIMEOUT_S" gpu-editing
 
 echo "== targets"
 "$PYTHON" - "$RESULTS/gpu-vit-b16.json" "$RESULTS/gpu-sam2-points.json" "$RESULTS/gpu-vit-l14.json" \
-  "$RESULTS/gpu-sam2-compile.json" <<'PY'
+  "$RESULTS/gpu-sam2-compile.json" "$RESULTS/gpu-editing.json" <<'PY'
 import json, sys
 from pathlib import Path
 
@@ -75,7 +81,7 @@ required = {
     ("gpu-vit-b16", "inpaint_50_steps_seconds"),
     ("gpu-sam2-points", "sam2_grid_seconds"), ("gpu-sam2-points", "sam2_guided_seconds"),
 }
-informational = {"gpu-sam2-compile"}  # reports with no required target: their timings are printed
+informational = {"gpu-sam2-compile", "gpu-editing"}  # reports with no required target: their timings are printed
 missed = False
 for path in map(Path, sys.argv[1:]):
     if not path.is_file():
@@ -96,6 +102,10 @@ for path in map(Path, sys.argv[1:]):
     for name in {key for stem, key in required if stem == path.stem} - set(report["targets"]):
         print(f"FAIL {path.stem} {name}: not measured")
         missed = True
+    # Figures without a target (LaMa, per-family step times) and failures noted by a stage, for the record.
+    for note in report.get("notes", []):
+        if path.stem == "gpu-editing":
+            print(f"info  {note}")
 sys.exit(3 if missed else 0)
 PY
 targets=$?

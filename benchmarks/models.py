@@ -42,14 +42,19 @@ def build_clip(model: str, device: torch.device, dtype: torch.dtype, seed: int =
 
 
 def _tiny_clip_builder():
-    # The toy ViT lives with the tests; loading it by path works for a source checkout, installed or not.
-    path = REPO_ROOT / "tests" / "tiny_clip.py"
+    return test_helper("tiny_clip.py", "build_tiny_clip", f"--model {TINY_MODEL}")
+
+
+def test_helper(file_name: str, attribute: str, needed_by: str):
+    """``attribute`` of the test suite's ``tests/FILE_NAME`` (toy models live with the tests); loading it by path
+    works for a source checkout, installed or not."""
+    path = REPO_ROOT / "tests" / file_name
     if not path.is_file():
-        raise ValueError(f"--model {TINY_MODEL} needs the source checkout's {path.relative_to(REPO_ROOT)}")
-    spec = importlib.util.spec_from_file_location("benchmark_tiny_clip", path)
+        raise ValueError(f"{needed_by} needs the source checkout's {path.relative_to(REPO_ROOT)}")
+    spec = importlib.util.spec_from_file_location(f"benchmark_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.build_tiny_clip
+    return getattr(module, attribute)
 
 
 def build_sam2(device: torch.device, seed: int = 0) -> torch.nn.Module:

@@ -1,16 +1,15 @@
-"""Text-guided editing with a diffusers inpainting pipeline (Stable Diffusion 2 inpainting by default)."""
+"""Text-guided editing with a diffusers inpainting pipeline of any supported family (SD 2 inpainting by default)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import re
 import secrets
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar
 
 import cv2
 import numpy as np
@@ -18,9 +17,22 @@ import torch
 from PIL import Image
 
 from inpaint.errors import UnsupportedModelError, WeightsNotFoundError
+from inpaint.families import (
+    HOW_TO_GET_WEIGHTS,
+    Family,
+    dtype_for,
+    family_of_index,
+    first_line,
+    read_model_index,
+)
 from inpaint.masks import check_image_and_mask, crop_around, feather_mask, paste_back
 from inpaint.modes import MODES, build_prompts
-from inpaint.settings import DEFAULT_INPAINT_MODEL, SCHEDULERS, EditResult, InpaintSettings
+from inpaint.settings import (
+    DEFAULT_INPAINT_MODEL,
+    SCHEDULERS,
+    EditResult,
+    InpaintSettings,
+)
 
 if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
@@ -35,8 +47,6 @@ CROP_CONTEXT = 0.25
 # Stable Diffusion VAEs downsample by 8; other sizes would be silently resized by the pipeline.
 _SIZE_MULTIPLE = 8
 
-_HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
-
 # Label of the denoising progress bar (the pipeline's own bar has none).
 PROGRESS_LABEL = "diffusion steps"
 
@@ -44,46 +54,52 @@ PROGRESS_LABEL = "diffusion steps"
 class DiffusionInpainter:
     """Edits a masked region with a diffusers inpainting pipeline: remove, replace or restyle it.
 
-    ``model`` is a Hugging Face hub id or a local directory written by ``save_pretrained``. It is loaded with
-    ``AutoPipelineForInpainting``, so Stable Diffusion 1.x, 2.x and XL inpainting checkpoints all work; the
-    default is ``DEFAULT_INPAINT_MODEL``, a community mirror of the deleted stabilityai/stable-diffusion-2-inpainting.
-    ``dtype`` is the caller's choice (float16 suits CUDA, float32 the CPU); every sub-model is loaded in it,
-    whatever precision its weights were saved in. The model is loaded once: each edit's ``settings.scheduler``
-    is swapped onto the loaded pipeline. ``low_vram`` keeps idle sub-models on the CPU (CUDA only).
-    ``progress`` shows a bar over the denoising steps; without it no library draws any bar, loading included.
+    ``model`` is a Hugging Face hub id or a local directory written by ``save_pretrained``. Its own
+    model_index.json decides the family (``inpaint.families``: SD 1.x/2.x, SDXL, SD 3/3.5, FLUX.1 Fill, Qwen-Image,
+    FLUX.2 klein) and so the pipeline class, the step and guidance defaults, whether negative prompts apply and the
+    GPU precision; the default is ``DEFAULT_INPAINT_MODEL``, a community mirror of the deleted
+    stabilityai/stable-diffusion-2-inpainting. ``dtype`` None follows the family (its published GPU precision,
+    float32 on the CPU); an explicit dtype loads every sub-model in it, whatever precision its weights were saved in,
+    and float16 on the CPU is refused. The model is loaded once: each edit's ``settings.scheduler`` is swapped onto
+    the loaded pipeline. ``low_vram`` keeps idle sub-models on the CPU (CUDA only). ``progress`` shows a bar over the
+    denoising steps; without it no library draws any bar, loading included.
 
-    The model works at its native resolution (UNet sample size x VAE scale factor: 512 for SD 2, 1024 for XL):
-    each edit runs on a crop around the region, resized so its longer side equals that resolution, and the result
-    is resized back and feathered into the untouched original.
+    The model works at its native resolution (sample size x VAE scale factor: 512 for SD 2, 1024 for XL, SD 3 and
+    FLUX) unless ``resolution`` says otherwise: each edit runs on a crop around the region, resized so its longer
+    side equals that resolution, and the result is resized back and feathered into the untouched original.
     """
 
     supported_modes: ClassVar[tuple[str, ...]] = MODES
+    kind: ClassVar[str] = "diffusion"
 
     def __init__(
         self,
         model: str = DEFAULT_INPAINT_MODEL,
         device: str | torch.device = "cpu",
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
         low_vram: bool = False,
         progress: bool = True,
+        resolution: int | None = None,
     ) -> None:
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float16, got {dtype!r}")
+        if resolution is not None and resolution < _SIZE_MULTIPLE:
+            raise ValueError(f"resolution must be at least {_SIZE_MULTIPLE} pixels, got {resolution}")
         self.model = str(model)
         self.device = torch.device(device)
-        self.dtype = dtype
         self.low_vram = False
 
+        index, _ = read_model_index(self.model)
+        self.family = family_of_index(self.model, index)
+        self.dtype = dtype_for(self.family, self.device.type, dtype)
+        if self.device.type != "cpu" and self.dtype == torch.float16 and self.family.gpu_dtype == "bfloat16":
+            logger.warning("%s models are meant to run in bfloat16; float16 may overflow into black or noisy images",
+                           self.family.title)
         with _library_progress_bars(progress):
-            self.pipeline = _load_pipeline(self.model, self.dtype)
-        unet = getattr(self.pipeline, "unet", None)
-        if unet is None:
-            raise UnsupportedModelError(
-                self.model,
-                f"{self.model} loads as {type(self.pipeline).__name__}, which has no UNet; "
-                "use a Stable Diffusion (1.x, 2.x or XL) inpainting model",
-            )
-        self.resolution = int(unet.config.sample_size) * int(self.pipeline.vae_scale_factor)
+            self.pipeline = _load_pipeline(self.model, self.family, self.dtype)
+        self.pipeline_class = type(self.pipeline).__name__
+        self.resolution = resolution or _native_resolution(self.pipeline)
+        self._size_multiple = max(_SIZE_MULTIPLE, int(self.pipeline.vae_scale_factor) * self.family.patch)
         # Every edit gets a fresh scheduler built from the model's own config, so no state of one edit's
         # scheduler can leak into the next and "no scheduler asked for" always means the model's own.
         self._own_scheduler_class = type(self.pipeline.scheduler)
@@ -96,9 +112,19 @@ class DiffusionInpainter:
             self.pipeline.to(device=self.device)
         if self.device.type == "cpu":
             logger.warning(
-                "Running diffusion inpainting on the CPU: a full-size Stable Diffusion model takes many minutes "
-                "per image there; use a CUDA device if you have one."
+                "Running diffusion inpainting on the CPU: a full-size %s model takes many minutes per image there; "
+                "use a CUDA device if you have one.", self.family.title,
             )
+
+    def describe(self) -> dict[str, str]:
+        """What result.json records about the method: inpainter kind, model, family, pipeline class and dtype."""
+        return {
+            "inpainter": self.kind,
+            "inpaint_model": self.model,
+            "inpaint_family": self.family.name,
+            "inpaint_pipeline": self.pipeline_class,
+            "inpaint_dtype": str(self.dtype).removeprefix("torch."),
+        }
 
     def enable_low_vram(self) -> None:
         """Keep each sub-model on the CPU until it runs (CUDA only); saves several GB of GPU memory."""
@@ -123,13 +149,18 @@ class DiffusionInpainter:
         """Edit the ``mask`` region of ``image`` (uint8 (H, W, 3)), which shows ``target``, and return the result.
 
         ``mode`` is remove, replace or style; ``edit`` describes the new content (required for replace and style).
-        Pixels outside the feathered mask are returned unchanged.
+        Steps and guidance left as None take the family's defaults. Pixels outside the feathered mask are returned
+        unchanged.
         """
         settings = settings or InpaintSettings()
-        settings.check_mode(mode)
+        family = self.family
+        steps = settings.steps if settings.steps is not None else family.steps
+        guidance = settings.guidance if settings.guidance is not None else family.guidance
+        settings.check_mode(mode, default_steps=family.steps, max_strength=family.max_strength)
         check_image_and_mask(image, mask)
         prompts = build_prompts(mode, target, edit, settings.negative_prompt)
-        strength = settings.strength_for(mode)
+        negative_prompt = prompts.negative_prompt if family.negative_prompt else None
+        strength = settings.strength_for(mode, family.max_strength)
         seed = settings.seed if settings.seed is not None else secrets.randbits(32)
         if settings.low_vram:
             self.enable_low_vram()
@@ -141,31 +172,33 @@ class DiffusionInpainter:
         region = alpha > 0
         x0, y0, x1, y1 = crop_around(region, self.resolution, CROP_CONTEXT)
         crop_width, crop_height = x1 - x0, y1 - y0
-        width, height = _model_input_size(crop_width, crop_height, self.resolution)
+        width, height = _model_input_size(crop_width, crop_height, self.resolution, self._size_multiple)
         logger.debug("inpainting crop %s resized to %dx%d", (x0, y0, x1, y1), width, height)
         model_image = _resize(image[y0:y1, x0:x1], width, height)
         model_mask = _resize(region[y0:y1, x0:x1].astype(np.float32), width, height) > 0
 
-        start = time.perf_counter()
-        output = self.pipeline(
-            prompt=prompts.prompt,
-            negative_prompt=prompts.negative_prompt,
-            image=Image.fromarray(model_image),
-            mask_image=Image.fromarray(model_mask.astype(np.uint8) * 255),
-            height=height,
-            width=width,
-            strength=strength,
-            num_inference_steps=settings.steps,
-            guidance_scale=settings.guidance,
+        arguments = {
+            "prompt": prompts.prompt,
+            "image": Image.fromarray(model_image),
+            "mask_image": Image.fromarray(model_mask.astype(np.uint8) * 255),
+            "height": height,
+            "width": width,
+            "strength": strength,
+            "num_inference_steps": steps,
+            family.guidance_keyword: guidance,
             # A CPU generator gives the same noise for a seed on every device.
-            generator=torch.Generator(device="cpu").manual_seed(seed),
-            output_type="np",
-        )
+            "generator": torch.Generator(device="cpu").manual_seed(seed),
+            "output_type": "np",
+        }
+        if negative_prompt is not None:
+            arguments["negative_prompt"] = negative_prompt
+        start = time.perf_counter()
+        output = self.pipeline(**arguments)
         if any(getattr(output, "nsfw_content_detected", None) or []):
             logger.warning("the model's safety checker blanked the generated region")
-        generated_crop = np.clip(np.rint(output.images[0] * 255), 0, 255).astype(np.uint8)
+        generated_crop = np.clip(np.rint(np.asarray(output.images[0], dtype=np.float32) * 255), 0, 255)
         generated = image.copy()
-        generated[y0:y1, x0:x1] = _resize(generated_crop, crop_width, crop_height)
+        generated[y0:y1, x0:x1] = _resize(generated_crop.astype(np.uint8), crop_width, crop_height)
         edited = paste_back(image, generated, alpha)
         seconds = time.perf_counter() - start
 
@@ -174,15 +207,18 @@ class DiffusionInpainter:
             mode=mode,
             model=self.model,
             prompt=prompts.prompt,
-            negative_prompt=prompts.negative_prompt,
+            negative_prompt=negative_prompt,
             seed=seed,
             strength=strength,
-            steps=settings.steps,
-            guidance=settings.guidance,
+            steps=steps,
+            guidance=guidance,
             scheduler=type(self.pipeline.scheduler).__name__,
             crop_box=(x0, y0, x1, y1),
             seconds=seconds,
             dtype=str(self.dtype).removeprefix("torch."),
+            inpainter=self.kind,
+            family=family.name,
+            pipeline=self.pipeline_class,
         )
 
     def _scheduler(self, name: str | None) -> SchedulerMixin:
@@ -196,66 +232,40 @@ class DiffusionInpainter:
         return scheduler_class.from_config(self._scheduler_config)
 
 
-def _load_pipeline(model: str, dtype: torch.dtype) -> DiffusionPipeline:
+def _native_resolution(pipeline: DiffusionPipeline) -> int:
+    """Sample size (latent pixels) x VAE scale factor: the resolution the model was trained at."""
+    sample = getattr(pipeline, "default_sample_size", None)
+    if sample is None:
+        sample = pipeline.unet.config.sample_size
+    return int(sample) * int(pipeline.vae_scale_factor)
+
+
+def _load_pipeline(model: str, family: Family, dtype: torch.dtype) -> DiffusionPipeline:
     # diffusers takes seconds to import; only pay for it when a model is actually loaded.
     import diffusers
-    from diffusers import AutoPipelineForInpainting
 
+    pipeline_class = getattr(diffusers, family.pipeline)
     # diffusers 0.42 renamed from_pretrained's torch_dtype to dtype and warns on the old name; older releases only
     # know torch_dtype. Casting after loading instead would skip the modules a model keeps in float32.
     major_minor = tuple(int(part) for part in diffusers.__version__.split(".")[:2])
     dtype_keyword = "dtype" if major_minor >= (0, 42) else "torch_dtype"
-
-    path = Path(model).expanduser()
-    how_to = "give a local diffusers directory (save_pretrained layout) or allow network access on first use"
-    local = path.exists()
-    if local:
-        _check_pipeline_directory(model, path)
-    elif not _HUB_ID.fullmatch(model):
-        raise WeightsNotFoundError(model, f"inpainting model directory {path} does not exist; {how_to}")
+    local = Path(model).expanduser()
+    source = str(local) if local.exists() else model
     try:
         with warnings.catch_warnings():
             # diffusers hands huggingface_hub an argument it deprecated; nothing a user can act on
             warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
-            return AutoPipelineForInpainting.from_pretrained(str(path) if local else model, **{dtype_keyword: dtype})
+            return pipeline_class.from_pretrained(source, **{dtype_keyword: dtype})
     except OSError as error:
-        if local:
-            where = f"the pipeline in {path} is incomplete"
+        if local.exists():
+            where = f"the pipeline in {local} is incomplete"
         else:
             where = f"inpainting model {model!r} is neither a local directory nor fetchable from the Hugging Face hub"
-        raise WeightsNotFoundError(model, f"{where} ({_first_line(error)}); {how_to}") from error
-    except ValueError as error:  # AutoPipeline knows no inpainting pipeline for the model's class
-        raise UnsupportedModelError(model, f"{model} is not a usable inpainting model ({_first_line(error)})") from error
-
-
-def _check_pipeline_directory(model: str, path: Path) -> None:
-    """Name the first missing piece of a local pipeline directory, before diffusers fails somewhere inside."""
-    index_path = path / "model_index.json"
-    if not index_path.is_file():
-        raise WeightsNotFoundError(
-            model, f"{path} is not a diffusers pipeline directory (no model_index.json); give a save_pretrained folder"
-        )
-    try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsNotFoundError(model, f"{index_path} cannot be read ({_first_line(error)})") from error
-    # Components are [library, class] pairs; [null, null] marks one the pipeline was saved without.
-    components = [
-        name
-        for name, value in index.items()
-        if not name.startswith("_") and isinstance(value, list) and len(value) == 2 and None not in value
-    ]
-    missing = [name for name in components if not (path / name).is_dir()]
-    if missing:
-        folders = ", ".join(f"{name}/" for name in missing)
-        raise WeightsNotFoundError(
-            model, f"the pipeline in {path} is incomplete: no {folders} (model_index.json lists {', '.join(missing)})"
-        )
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+        raise WeightsNotFoundError(model, f"{where} ({first_line(error)}); {HOW_TO_GET_WEIGHTS}") from error
+    except (ValueError, TypeError) as error:  # components that do not fit the family's pipeline
+        raise UnsupportedModelError(
+            model, f"{model} does not load as {family.pipeline} ({first_line(error)})"
+        ) from error
 
 
 @contextlib.contextmanager
@@ -290,15 +300,15 @@ def _library_progress_bars(show: bool) -> Iterator[None]:
                 huggingface_hub.utils.enable_progress_bars()
 
 
-def _model_input_size(width: int, height: int, resolution: int) -> tuple[int, int]:
-    """Scale (width, height) so the longer side is ``resolution``, each side a multiple of 8.
+def _model_input_size(width: int, height: int, resolution: int, multiple: int = _SIZE_MULTIPLE) -> tuple[int, int]:
+    """Scale (width, height) so the longer side is ``resolution``, each side a multiple of ``multiple``.
 
     Small crops are enlarged too: Stable Diffusion makes poor pictures far below its training resolution.
     """
     scale = resolution / max(width, height)
 
     def fit(side: int) -> int:
-        return max(_SIZE_MULTIPLE, round(side * scale / _SIZE_MULTIPLE) * _SIZE_MULTIPLE)
+        return max(multiple, round(side * scale / multiple) * multiple)
 
     return fit(width), fit(height)
 

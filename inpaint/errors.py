@@ -16,24 +16,28 @@ class SettingsError(ValueError):
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """The inpainting model could not be found locally or fetched from the hub.
+    """The inpainting model or LaMa weights could not be found locally or fetched from the hub.
 
-    ``model`` is what was asked for (a hub id or a directory); the message is one line: what was looked for,
-    where, and what is missing.
+    ``model`` is what was asked for (a hub id, a directory or a file); ``setting`` is the ``InpainterOptions``
+    field it came from (``"model"`` or ``"lama_weights"``), so a command line can name its flag. The message is
+    one line: what was looked for, where, and what is missing.
     """
 
     exit_code = 1
 
-    def __init__(self, model: str, message: str) -> None:
+    def __init__(self, model: str, message: str, setting: str = "model") -> None:
         super().__init__(message)
         self.model = model
+        self.setting = setting
 
 
 class UnsupportedModelError(ValueError):
-    """The model loaded, but is not an inpainting pipeline this stage can drive (it has no UNet)."""
+    """The weights exist but are not something this stage can run: a diffusers model of no supported family, a
+    pipeline whose parts do not fit its family, or a LaMa file that is not TorchScript. ``setting`` as above."""
 
     exit_code = 1
 
-    def __init__(self, model: str, message: str) -> None:
+    def __init__(self, model: str, message: str, setting: str = "model") -> None:
         super().__init__(message)
         self.model = model
+        self.setting = setting

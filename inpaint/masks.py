@@ -85,3 +85,21 @@ def crop_around(region: np.ndarray, min_side: int, context: float) -> tuple[int,
     x0 = min(max((left + right - width) // 2, 0), image_width - width)
     y0 = min(max((top + bottom - height) // 2, 0), image_height - height)
     return x0, y0, x0 + width, y0 + height
+
+
+def feather_window(mask: np.ndarray, dilate: int, blur: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``feather_mask`` computed only in a window around the mask: (alpha of the window, window (x0, y0, x1, y1)).
+
+    Every non-zero alpha lies inside the window and its values equal ``feather_mask(mask, ...)`` there, so a large
+    photo with a small region costs what the region costs. The window reaches ``dilate + 2 * blur + 2`` pixels
+    beyond the mask's bounding box: the blur's mirrored border then reads only zeros, as it would in the whole image.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("mask is empty: there is no region to edit")
+    margin = dilate + 2 * blur + 2
+    height, width = mask.shape
+    y0, y1 = max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)
+    x0, x1 = max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width)
+    return feather_mask(mask[y0:y1, x0:x1], dilate, blur), (x0, y0, x1, y1)

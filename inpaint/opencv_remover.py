@@ -23,11 +23,16 @@ class OpenCVRemover:
 
     supported_modes: ClassVar[tuple[str, ...]] = ("remove",)
     model: ClassVar[str] = "opencv-telea"
+    kind: ClassVar[str] = "opencv"
 
     def __init__(self, radius: int = 5) -> None:
         if radius < 1:
             raise ValueError(f"radius must be at least 1 pixel, got {radius}")
         self.radius = radius
+
+    def describe(self) -> dict[str, str | None]:
+        return {"inpainter": self.kind, "inpaint_model": self.model, "inpaint_family": None,
+                "inpaint_pipeline": None, "inpaint_dtype": None}
 
     def edit(
         self,
@@ -66,4 +71,5 @@ class OpenCVRemover:
             scheduler=None,
             crop_box=(0, 0, width, height),
             seconds=time.perf_counter() - start,
+            inpainter=self.kind,
         )

@@ -6,14 +6,24 @@ import huggingface_hub.utils
 import numpy as np
 import pytest
 import torch
-from diffusers import AutoPipelineForInpainting, DDIMScheduler, DPMSolverMultistepScheduler
+from diffusers import (
+    AutoPipelineForInpainting,
+    DDIMScheduler,
+    DPMSolverMultistepScheduler,
+    StableDiffusionInpaintPipeline,
+)
 from diffusers.utils import logging as diffusers_logging
 from tiny_inpaint import write_clip_tokenizer_files
 from transformers.utils import logging as transformers_logging
 
+from inpaint import (
+    DiffusionInpainter,
+    InpaintSettings,
+    SettingsError,
+    WeightsNotFoundError,
+    feather_mask,
+)
 from inpaint.diffusion import PROGRESS_LABEL
-
-from inpaint import DiffusionInpainter, InpaintSettings, SettingsError, WeightsNotFoundError, feather_mask
 
 FAST = {"steps": 2, "guidance": 7.5}
 
@@ -139,7 +149,7 @@ def test_dtype_must_be_a_torch_floating_point_dtype(tiny_inpaint_model):
 
 def test_one_load_serves_every_scheduler_and_the_models_own_comes_back(tiny_inpainter, tiny_inpaint_model, monkeypatch):
     loads = []
-    monkeypatch.setattr(AutoPipelineForInpainting, "from_pretrained", lambda *args, **kwargs: loads.append(args))
+    monkeypatch.setattr(StableDiffusionInpaintPipeline, "from_pretrained", lambda *args, **kwargs: loads.append(args))
     pipeline, unet = tiny_inpainter.pipeline, tiny_inpainter.pipeline.unet
     image, mask = _image_and_mask(64, 64, (20, 20, 40, 40))
 
@@ -185,7 +195,8 @@ def _parameter_dtypes(pipeline):
     }
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+# bfloat16 stands for any precision other than the saved one: float16 is refused on the CPU (next test).
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_every_sub_model_runs_in_the_callers_dtype(half_precision_copy, dtype):
     inpainter = DiffusionInpainter(half_precision_copy, dtype=dtype, progress=False)
     names = {name for name, _ in _parameter_dtypes(inpainter.pipeline)}
@@ -195,6 +206,19 @@ def test_every_sub_model_runs_in_the_callers_dtype(half_precision_copy, dtype):
         image, mask = _image_and_mask(64, 64, (20, 20, 40, 40))
         result = inpainter.edit(image, mask, "remove", "car", settings=InpaintSettings(seed=0, **FAST))
         assert result.dtype == "float32"
+
+
+def test_float16_on_the_cpu_is_a_one_line_settings_error_before_loading(tiny_inpaint_model, monkeypatch):
+    monkeypatch.setattr(StableDiffusionInpaintPipeline, "from_pretrained", lambda *args, **kwargs: pytest.fail("loaded"))
+    with pytest.raises(SettingsError) as error:
+        DiffusionInpainter(tiny_inpaint_model, device="cpu", dtype=torch.float16)
+    assert error.value.setting == "dtype" and error.value.exit_code == 2
+    assert "\n" not in str(error.value) and "CPU" in str(error.value) and "float16" in str(error.value)
+
+
+def test_without_a_dtype_the_cpu_runs_float32(tiny_inpainter):
+    assert tiny_inpainter.dtype == torch.float32
+    assert {found for _, found in _parameter_dtypes(tiny_inpainter.pipeline)} == {torch.float32}
 
 
 def _bar_free(text):

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from inpaint.masks import check_image_and_mask, crop_around, feather_mask, paste_back
+from inpaint.masks import (
+    check_image_and_mask,
+    crop_around,
+    feather_mask,
+    feather_window,
+    paste_back,
+)
 
 
 def _point_mask(height=61, width=61, row=30, col=30):
@@ -119,3 +125,22 @@ def test_crop_of_an_image_smaller_than_min_side_is_the_whole_image():
 def test_bad_image_or_mask_is_a_value_error(image, mask):
     with pytest.raises(ValueError):
         check_image_and_mask(image, mask)
+
+
+@pytest.mark.parametrize("box", [(40, 50, 60, 90), (0, 0, 10, 15), (90, 110, 100, 120), (0, 0, 100, 120)])
+@pytest.mark.parametrize("dilate, blur", [(5, 8), (0, 0), (3, 1), (0, 12)])
+def test_the_feather_window_holds_every_nonzero_alpha_with_the_same_values(box, dilate, blur):
+    mask = np.zeros((100, 120), bool)
+    top, left, bottom, right = box
+    mask[top:bottom, left:right] = True
+    mask[top, right - 1] = False  # not a plain rectangle
+    full = feather_mask(mask, dilate, blur)
+    window, (x0, y0, x1, y1) = feather_window(mask, dilate, blur)
+    # Where alpha is 0 or 1 (what exact paste-back rests on) the window agrees exactly; between, OpenCV's
+    # vectorised blur may round the last bit differently for a different buffer.
+    inside = full[y0:y1, x0:x1]
+    assert np.array_equal(window == 0, inside == 0) and np.array_equal(window == 1, inside == 1)
+    assert np.allclose(window, inside, rtol=0, atol=1e-6)
+    outside = full.copy()
+    outside[y0:y1, x0:x1] = 0
+    assert not outside.any()
