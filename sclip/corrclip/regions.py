@@ -62,7 +62,7 @@ def merge_regions(regions: torch.Tensor, features: torch.Tensor) -> torch.Tensor
     means = torch.stack([features[regions == value].mean(dim=0) for value in values])  # (V, C)
     instances = F.normalize(means, dim=-1)[1:]  # (R, C): the unsegmented value takes no part
     similarity = instances @ instances.T  # (R, R)
-    distance = (similarity.max() - similarity).cpu().numpy()
+    distance = (similarity.max() - similarity).detach().cpu().numpy()
     clusters = DBSCAN(eps=MERGE_EPS, min_samples=1, metric="precomputed").fit(distance).labels_
     new_ids = torch.cat([values[:1], MERGED_ID_BASE + torch.as_tensor(clusters, dtype=values.dtype)])
     return new_ids.to(regions.device)[inverse]
