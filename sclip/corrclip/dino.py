@@ -67,10 +67,15 @@ def load_dino(
 
 def _dino_from_hub() -> nn.Module:
     import timm
+    from huggingface_hub import hf_hub_download
 
     try:
         with _root_logger_silenced():
-            return timm.create_model(DINO_HUB_MODEL, pretrained=True, num_classes=0)
+            # the file first: offline or unreachable fails at once, before timm builds an 86M-parameter model
+            path = hf_hub_download(f"timm/{DINO_HUB_MODEL}", "model.safetensors")
+            return timm.create_model(
+                DINO_HUB_MODEL, pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=path)
+            )
     except Exception as exc:  # hub / network failures surface as many different exception types
         raise DINOWeightsNotFoundError(
             DINO_HUB_MODEL, f"could not load DINO '{DINO_HUB_MODEL}' weights from the hub cache or network "
