@@ -15,6 +15,8 @@ Stages (``--stages``, comma-separated, all by default):
 * ``photo``: ``segedit.Segmenter(...).segment(photo, "person")`` with SAM2 refinement on a 4000x3000 photo
   against the same photo at 1024 px, in a child process (its peak RSS); models loaded from checkpoint files.
 * ``inpaint``: Stable Diffusion 2 inpainting's networks at 512x512, one call each, extrapolated to an edit.
+* ``corrclip`` (not by default): CorrCLIP against SCLIP, Stage 1 on a 4000x3000 photo with COCO-Stuff's 171
+  classes, same CLIP, in a child process: time per image (round-robin) and each call's peak RSS.
 * ``ray`` (not by default; needs ``pip install 'sclip-edit[ray]'``): 32 images through ``main_sclip.py`` with
   ``--engine ray`` vs ``--engine local``, and a projection for N workers from the measured stage costs.
 
@@ -45,7 +47,9 @@ import torch
 from segedit.devices import Precision, precision_name, resolve_device
 from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
 
-from . import stage_inpaint, stage_memory, stage_photo, stage_ray, stage_sam2, stage_sclip, stage_text
+from . import (
+    stage_corrclip, stage_inpaint, stage_memory, stage_photo, stage_ray, stage_sam2, stage_sclip, stage_text,
+)
 from .context import BenchContext, StageResult, reduced_precision
 from .models import TINY_MODEL, clip_models
 from .timing import matmul_peak
@@ -60,8 +64,9 @@ STAGES = {
     "inpaint": stage_inpaint.run,
     "photo": stage_photo.run,
     "ray": stage_ray.run,  # needs the ray extra, so only when asked for
+    "corrclip": stage_corrclip.run,  # CorrCLIP vs SCLIP on a 12-MP photo: minutes on a CPU, so only when asked for
 }
-DEFAULT_STAGES = [name for name in STAGES if name != "ray"]
+DEFAULT_STAGES = [name for name in STAGES if name not in ("ray", "corrclip")]
 REDUCED_PRECISION_STAGES = {"sclip", "sam2"}  # they time bf16 on the CPU, or bf16 autocast on CUDA
 PEAK_SIZE = {"cpu": 2048, "cuda": 8192}
 PEAK_RUNS = 10
@@ -77,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--model", default="ViT-B-16", help=f"CLIP architecture: ViT-B-16, ViT-L-14, ... or {TINY_MODEL}"
     )
     parser.add_argument("--stages", default=",".join(DEFAULT_STAGES),
-                        help=f"comma-separated subset of {','.join(STAGES)} (default: all but ray)")
+                        help=f"comma-separated subset of {','.join(STAGES)} (default: all but ray and corrclip)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement at most (default: 5)")
     parser.add_argument(
         "--max-seconds", type=float, default=20.0,
