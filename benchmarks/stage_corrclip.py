@@ -133,17 +133,21 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, seed: int, rep
         first_timings[name]["total"] = round(time.perf_counter() - started, 3)
         peaks[name] = proc_status_mb("VmHWM") if scoped else None
 
-    mirrored = (np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(region_map[:, ::-1]))
-    sclip_images = alternating(image)  # both segmenters reuse the last image's logits: alternate to recompute
-    corrclip_inputs = itertools.cycle([(image, region_map), mirrored])
-    timings = time_interleaved(
-        {
-            "sclip_predict": lambda: sclip_predict(next(sclip_images)),
-            "corrclip_predict": lambda: corrclip_predict(*next(corrclip_inputs)),
-        },
-        device, repeat, max_seconds, warmup=False,
-    )
-    sclip_seconds, corrclip_seconds = timings["sclip_predict"].median, timings["corrclip_predict"].median
+    if repeat < 1:  # first calls only (a loaded machine): each method's single predict is its time
+        timings = {}
+        sclip_seconds, corrclip_seconds = first_timings["sclip"]["total"], first_timings["corrclip"]["total"]
+    else:
+        mirrored = (np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(region_map[:, ::-1]))
+        sclip_images = alternating(image)  # both segmenters reuse the last image's logits: alternate to recompute
+        corrclip_inputs = itertools.cycle([(image, region_map), mirrored])
+        timings = time_interleaved(
+            {
+                "sclip_predict": lambda: sclip_predict(next(sclip_images)),
+                "corrclip_predict": lambda: corrclip_predict(*next(corrclip_inputs)),
+            },
+            device, repeat, max_seconds, warmup=False,
+        )
+        sclip_seconds, corrclip_seconds = timings["sclip_predict"].median, timings["corrclip_predict"].median
     return {
         "preset": PRESET,
         "classes": len(sclip_vocabulary),
