@@ -25,6 +25,8 @@ Stages (``--stages``, comma-separated, all by default):
   stand-in unless big-lama's weights are on disk; see ``stage_lama``).
 * ``families``: one denoising step of each diffusion family's denoiser (SDXL, SD 3.5, FLUX.1 Fill, Qwen-Image,
   FLUX.2 klein) at native resolution with random weights; on a CPU at toy width only.
+* ``corrclip`` (not by default): CorrCLIP against SCLIP, Stage 1 on a 4000x3000 photo with COCO-Stuff's 171
+  classes, same CLIP, in a child process: time per image (round-robin) and each call's peak RSS.
 * ``ray`` (not by default; needs ``pip install 'sclip-edit[ray]'``): 32 images through ``main_sclip.py`` with
   ``--engine ray`` vs ``--engine local``, and a projection for N workers from the measured stage costs.
 
@@ -56,8 +58,8 @@ from segedit.devices import Precision, precision_name, resolve_device
 from segedit.errors import EXIT_OK, EXIT_USAGE, UsageError
 
 from . import (
-    stage_families, stage_guided, stage_inpaint, stage_lama, stage_memory, stage_photo, stage_points, stage_ray,
-    stage_sam2, stage_sclip, stage_text,
+    stage_corrclip, stage_families, stage_guided, stage_inpaint, stage_lama, stage_memory, stage_photo, stage_points,
+    stage_ray, stage_sam2, stage_sclip, stage_text,
 )
 from .context import BenchContext, StageResult, reduced_precision
 from .models import TINY_MODEL, clip_models
@@ -79,8 +81,9 @@ STAGES = {
     "points": stage_points.run,  # the full 32x32 grid on a CPU takes minutes: asked for when needed
     "sam2_points": stage_sam2.run_points,  # CUDA: grid, guided and sparse SAM2 on a 1024 px photo
     "sam2_compile": stage_sam2.run_compile,  # CUDA: the same compiled (a minute of compiling)
+    "corrclip": stage_corrclip.run,  # CorrCLIP vs SCLIP on a 12-MP photo: minutes on a CPU, so only when asked for
 }
-ASKED_FOR_ONLY = ("ray", "guided", "points", "sam2_points", "sam2_compile")
+ASKED_FOR_ONLY = ("ray", "corrclip", "guided", "points", "sam2_points", "sam2_compile")
 DEFAULT_STAGES = [name for name in STAGES if name not in ASKED_FOR_ONLY]
 REDUCED_PRECISION_STAGES = {"sclip", "sam2", "sam2_points", "sam2_compile"}  # they time bf16 on the CPU, or bf16 autocast on CUDA
 PEAK_SIZE = {"cpu": 2048, "cuda": 8192}

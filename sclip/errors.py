@@ -29,3 +29,22 @@ class VocabularyError(ValueError):
     def __init__(self, setting: str, message: str):
         super().__init__(message)
         self.setting = setting
+
+
+class DINOWeightsNotFoundError(WeightsNotFoundError):
+    """DINO weights (CorrCLIP's second backbone) could not be found, read or fetched.
+
+    ``weights_kind`` tells a front end which of its local-weights flags to suggest: the package alone
+    (``sclip``) would point at the CLIP flag.
+    """
+
+    weights_kind = "dino"
+
+
+class RegionMapError(ValueError):
+    """A region map (CorrCLIP's per-image instance masks) is missing, unreadable or of the wrong size.
+
+    A per-image failure, like an unreadable photo: the batch goes on without the image.
+    """
+
+    exit_code = 1

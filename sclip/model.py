@@ -43,10 +43,12 @@ def load_clip(
     weights: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
+    pretrained: str = PRETRAINED_TAG,
 ) -> LoadedCLIP:
-    """Load OpenAI CLIP weights into open_clip.
+    """Load CLIP weights into open_clip.
 
-    ``weights=None`` uses open_clip's ``openai`` pretrained tag (downloaded once into the hub cache).
+    ``weights=None`` uses open_clip's ``pretrained`` tag (default ``openai``; CorrCLIP uses ``metaclip_fullcc``),
+    downloaded once into the hub cache.
     ``weights=PATH`` reads an OpenAI-format checkpoint (JIT archive or plain state dict); the
     architecture is inferred from the file, so ``model_name`` is only used for the hub route.
     """
@@ -76,14 +78,14 @@ def load_clip(
             with _root_logger_silenced():
                 # OpenAI trained with QuickGELU; open_clip only warns when the plain config (GELU) gets those weights
                 model = open_clip.create_model(
-                    model_name, pretrained=PRETRAINED_TAG, device="cpu", force_quick_gelu=True
+                    model_name, pretrained=pretrained, device="cpu", force_quick_gelu=True
                 )
         except Exception as exc:  # hub / network failures surface as many different exception types
             raise WeightsNotFoundError(
-                model_name, f"could not load CLIP '{model_name}' weights (pretrained='{PRETRAINED_TAG}') from the hub "
+                model_name, f"could not load CLIP '{model_name}' weights (pretrained='{pretrained}') from the hub "
                 f"cache or network ({type(exc).__name__})"
             ) from exc
-        weights_id = f"open_clip:{model_name}:{PRETRAINED_TAG}"
+        weights_id = f"open_clip:{model_name}:{pretrained}"
         name = model_name
     _check_supported(model, name)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
@@ -113,6 +115,24 @@ def _check_supported(model: nn.Module, name: str) -> None:
         raise ValueError(f"CLIP model {name} is not a plain ViT; SCLIP needs a ViT with standard multi-head attention")
     if not visual.transformer.batch_first:
         raise ValueError(f"CLIP model {name} uses sequence-first blocks, which this open_clip version does not expect")
+
+
+def resample_positions(
+    patch_pos: torch.Tensor, trained: tuple[int, int], grid: tuple[int, int]
+) -> torch.Tensor:
+    """Patch positional embeddings of a ViT resized to another grid. (th*tw, D) -> (gh*gw, D).
+
+    As in SCLIP, CorrCLIP and DINO, the resize is bicubic and given as a scale factor of (grid + 0.1) / trained
+    grid, not as an output size: the small offset only makes the floor of the output size land on the grid, but
+    the scale factor itself sets where bicubic samples, so results differ from ``size=``.
+    """
+    (trained_h, trained_w), (grid_h, grid_w) = trained, grid
+    grid_pos = patch_pos.reshape(1, trained_h, trained_w, -1).permute(0, 3, 1, 2)  # (1, D, th, tw)
+    scale = ((grid_h + 0.1) / trained_h, (grid_w + 0.1) / trained_w)
+    grid_pos = F.interpolate(grid_pos.float(), scale_factor=scale, mode="bicubic")  # (1, D, gh, gw)
+    if grid_pos.shape[-2:] != (grid_h, grid_w):
+        raise RuntimeError(f"positional grid {tuple(grid_pos.shape[-2:])} != {(grid_h, grid_w)}")
+    return grid_pos.to(patch_pos.dtype).permute(0, 2, 3, 1).reshape(grid_h * grid_w, -1)
 
 
 def correlative_self_attention(x: torch.Tensor, attn: nn.MultiheadAttention) -> torch.Tensor:
@@ -152,24 +172,12 @@ class CSAImageEncoder(nn.Module):
         return self.visual.conv1.weight.dtype
 
     def positional_embedding(self, grid_h: int, grid_w: int) -> torch.Tensor:
-        """(1 + grid_h*grid_w, D), patch part resized bicubically when the grid differs from training.
-
-        As in SCLIP (after DINO), the resize is given as a scale factor of (grid + 0.1) / trained grid,
-        not as an output size: the small offset only makes the floor of the output size land on the
-        grid, but the scale factor itself sets where bicubic samples, so results differ from ``size=``.
-        """
+        """(1 + grid_h*grid_w, D), patch part resized when the grid differs from training (see resample_positions)."""
         pos = self.visual.positional_embedding
-        trained_h, trained_w = self.visual.grid_size
-        if (grid_h, grid_w) == (trained_h, trained_w):
+        trained = tuple(self.visual.grid_size)
+        if (grid_h, grid_w) == trained:
             return pos
-        cls_pos, patch_pos = pos[:1], pos[1:]
-        patch_pos = patch_pos.reshape(1, trained_h, trained_w, -1).permute(0, 3, 1, 2)  # (1, D, h, w)
-        scale = ((grid_h + 0.1) / trained_h, (grid_w + 0.1) / trained_w)
-        patch_pos = F.interpolate(patch_pos.float(), scale_factor=scale, mode="bicubic")
-        if patch_pos.shape[-2:] != (grid_h, grid_w):
-            raise RuntimeError(f"positional grid {tuple(patch_pos.shape[-2:])} != {(grid_h, grid_w)}")
-        patch_pos = patch_pos.to(pos.dtype).permute(0, 2, 3, 1).reshape(grid_h * grid_w, -1)
-        return torch.cat([cls_pos, patch_pos], dim=0)
+        return torch.cat([pos[:1], resample_positions(pos[1:], trained, (grid_h, grid_w))], dim=0)
 
     def csa_head(self, x: torch.Tensor) -> torch.Tensor:
         """Last block with CSA, then ln_post and proj on every token. (B, N, D) -> (B, N, E)."""
