@@ -32,9 +32,9 @@ class CorrCLIPSettings:
 
     def __post_init__(self):
         if not (_is_number(self.logit_scale) and math.isfinite(self.logit_scale) and self.logit_scale > 0):
-            raise SCLIPSettingsError(f"logit scale must be a finite number > 0, got {self.logit_scale!r}", "logit_scale")
+            raise SCLIPSettingsError("logit_scale", f"logit scale must be a finite number > 0, got {self.logit_scale!r}")
         if not (_is_number(self.prob_thd) and 0 <= self.prob_thd <= 1):  # NaN fails the comparison too
-            raise SCLIPSettingsError(f"probability threshold must lie in [0, 1], got {self.prob_thd!r}", "prob_thd")
+            raise SCLIPSettingsError("prob_thd", f"probability threshold must lie in [0, 1], got {self.prob_thd!r}")
         for name in ("short_side", "slide_crop", "slide_stride"):
             _require_int(name, getattr(self, name), minimum=1)
 
@@ -69,7 +69,7 @@ def load_corrclip_preset(name: str) -> CorrCLIPPreset:
     """A benchmark's CorrCLIP class names and settings (``--preset NAME`` with the CorrCLIP method)."""
     table = _preset_table()
     if name not in table:
-        raise SCLIPSettingsError(f"unknown preset '{name}'; available: {', '.join(corrclip_preset_names())}", "preset")
+        raise SCLIPSettingsError("preset", f"unknown preset '{name}'; available: {', '.join(corrclip_preset_names())}")
     values = dict(table[name])
     background = values.pop("background", False)
     # split("\n"), not splitlines(): the files keep CorrCLIP's exact names, trailing spaces included ("wood ")
