@@ -454,7 +454,7 @@ def build(app: WebApp):
     def run_edit(session, mode, text, inpainter, steps, guidance, seed, strength, negative, dilate, blur, scheduler,
                  progress=gr.Progress(track_tqdm=True)):
         settings = inpaint.InpaintSettings(
-            steps=int(steps), guidance=float(guidance), seed=_seed(seed),
+            steps=int(steps) or None, guidance=None if float(guidance) < 0 else float(guidance), seed=_seed(seed),
             strength=None if not strength else float(strength), negative_prompt=(negative or "").strip() or None,
             mask_dilate=int(dilate), mask_blur=int(blur), scheduler=None if scheduler == "default" else scheduler,
         )
@@ -512,8 +512,8 @@ def build(app: WebApp):
                 edit_text = gr.Textbox(label="Edit text (what to paint, for replace and style)", elem_id="edit-text")
                 inpainter = gr.Radio(["diffusion", "opencv"], value=page.models.inpainter, label="Inpainter",
                                      elem_id="inpainter")
-                steps = gr.Slider(1, 150, value=defaults.steps, step=1, label="Steps", elem_id="steps")
-                guidance = gr.Slider(0, 20, value=defaults.guidance, step=0.5, label="Guidance", elem_id="guidance")
+                steps = gr.Slider(0, 150, value=0, step=1, label="Steps (0: the model's default)", elem_id="steps")
+                guidance = gr.Slider(-1, 40, value=-1, step=0.5, label="Guidance (-1: the model's default)", elem_id="guidance")
                 # a Number field cannot be empty, and empty is how a visitor asks for a fresh random seed
                 seed = gr.Textbox(value="" if defaults.seed is None else str(defaults.seed),
                                   label="Seed (empty = random)", elem_id="seed")

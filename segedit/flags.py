@@ -226,9 +226,9 @@ def add_edit_arguments(parser: argparse.ArgumentParser) -> None:
     stage3 = parser.add_argument_group("editing (stage 3)")
     add_inpainter_arguments(stage3)
     stage3.add_argument("--steps", type=_positive_int, metavar="N", default=default(settings, "steps"),
-                        help=_help("diffusion steps", default(settings, "steps")))
+                        help="diffusion steps (default: the model family's)")
     stage3.add_argument("--guidance", type=_finite, metavar="X", default=default(settings, "guidance"),
-                        help=_help("classifier-free guidance scale", default(settings, "guidance")))
+                        help="guidance scale (default: the model family's; FLUX Fill is guidance-distilled, about 30)")
     stage3.add_argument("--strength", type=_finite, metavar="X",
                         help="how much of the region is repainted (default: 1.0 for remove and replace, 0.6 for style)")
     stage3.add_argument("--seed", type=int, metavar="N", help="random seed (default: drawn, and recorded in result.json)")
