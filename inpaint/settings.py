@@ -102,7 +102,7 @@ def _denoising_steps(steps: int, strength: float) -> int:
     return min(int(steps * strength), steps)
 
 
-@dataclass
+@dataclass(kw_only=True)  # keyword-only, so the fields a method has no use for can default to None
 class EditResult:
     """An edited image plus everything needed to record and reproduce the edit.
 
@@ -113,13 +113,13 @@ class EditResult:
     image: np.ndarray
     mode: str
     model: str
-    prompt: str | None
-    negative_prompt: str | None
-    seed: int | None
-    strength: float | None
-    steps: int | None
-    guidance: float | None
-    scheduler: str | None
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    strength: float | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
     crop_box: tuple[int, int, int, int]
     seconds: float
     dtype: str | None = None  # torch dtype the model ran in ("float16", "float32", ...); None without a model
